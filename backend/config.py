@@ -1,0 +1,85 @@
+"""Settings from ``GOPY_*`` environment variables and an optional ``.env`` file."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_SECRET = "change-me-dev-secret"
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="GOPY_", env_file=".env", extra="ignore")
+
+    environment: Literal["development", "test", "production"] = "development"
+    secret_key: str = DEFAULT_SECRET
+    database_url: str = "sqlite:///./var/gopy.db"
+    redis_url: str = ""  # empty: in-process stand-in (embedded default)
+    model_dir: Path = Path("./var/models")
+    data_dir: Path = PROJECT_ROOT / "data"
+    public_url: str = "http://127.0.0.1:8000"
+    host: str = "127.0.0.1"
+    port: int = 8000
+
+    # Behaviour
+    run_workers: bool = True  # run the outbox/intake workers inside the API process
+    max_text_length: int = 4000
+    token_ttl_minutes: int = 12 * 60
+    auto_migrate: bool = True  # embedded default: migrate on start
+    bootstrap_model: bool = True  # train + activate a model on first start when none is active
+
+    # Outbox
+    outbox_max_attempts: int = 8
+    outbox_base_delay: float = 2.0
+    outbox_max_delay: float = 600.0
+    telegram_rate_overall: float = 30.0
+    telegram_rate_per_chat: float = 1.0
+    zalo_rate_overall: float = 10.0
+
+    # Channels
+    telegram_token: str = ""
+    telegram_secret: str = ""
+    telegram_api_url: str = "https://api.telegram.org/bot"
+    zalo_app_id: str = ""
+    zalo_app_secret: str = ""
+    zalo_oa_secret: str = ""
+    zalo_access_token: str = ""
+    zalo_refresh_token: str = ""
+    zalo_api_url: str = "https://openapi.zalo.me"
+    zalo_oauth_url: str = "https://oauth.zaloapp.com"
+    zalobot_token: str = ""
+    zalobot_secret: str = ""
+    zalobot_api_url: str = "https://bot-api.zaloplatforms.com/bot"
+
+    # Citizen rate limit (messages per minute) for chit-chat/spam
+    citizen_rate_per_minute: int = Field(default=20, ge=1)
+
+    @model_validator(mode="after")
+    def _refuse_default_secrets(self) -> Settings:
+        if self.environment == "production":
+            problems = []
+            if self.secret_key == DEFAULT_SECRET or len(self.secret_key) < 32:
+                problems.append("GOPY_SECRET_KEY must be set to a random value of at least 32 characters")
+            if self.telegram_token and not self.telegram_secret:
+                problems.append("GOPY_TELEGRAM_SECRET is required when GOPY_TELEGRAM_TOKEN is set")
+            if self.zalo_app_id and not self.zalo_oa_secret:
+                problems.append("GOPY_ZALO_OA_SECRET is required when GOPY_ZALO_APP_ID is set")
+            if self.database_url.startswith("sqlite"):
+                problems.append("production needs PostgreSQL (GOPY_DATABASE_URL=postgresql+psycopg://...)")
+            if problems:
+                raise ValueError("refusing to start in production: " + "; ".join(problems))
+        return self
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,147 @@
+"""Wires gopy together: database, Redis, NLU, conversation flows, ticket services, channels."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, text
+from sqlalchemy.orm import Session, sessionmaker
+
+from backend.config import Settings
+from backend.db.session import make_engine, make_session_factory
+from backend.domain.routing import Router, load_rules
+from backend.kv import KV, make_kv
+from backend.services.citizen_port import DbTicketService
+from backend.services.intake import Intake
+from backend.services.notify import Notifier
+from backend.services.state import RedisStateStore
+from backend.services.tickets import TicketOps
+from bot.messages import InboundMessage
+from handlers.ports import CitizenRef, Parser, Reply
+
+log = logging.getLogger(__name__)
+
+
+class EngineParser(Parser):
+    """The active NLU model from the model store, loaded once and swapped atomically on activation."""
+
+    def __init__(self, model_dir: Path, data_dir: Path, bootstrap: bool) -> None:
+        self._model_dir = model_dir
+        self._data_dir = data_dir
+        self._bootstrap = bootstrap
+        self._engine: Any = None
+        self._lock = threading.Lock()
+
+    def engine(self) -> Any:
+        if self._engine is None:
+            with self._lock:
+                if self._engine is None:
+                    self._engine = self._load()
+        return self._engine
+
+    def _load(self) -> Any:
+        from nlu.engine import NLUEngine
+        from nlu.store import ModelStore
+
+        store = ModelStore(self._model_dir)
+        if store.active_version() is None:
+            if not self._bootstrap:
+                raise RuntimeError("no active NLU model: run `gopy nlu train` then `gopy nlu activate VERSION`")
+            from nlu.store import train_and_save
+
+            log.info("no active NLU model: training one from %s", self._data_dir / "nlu")
+            version = train_and_save([self._data_dir / "nlu" / "categories", self._data_dir / "nlu" / "intents"], store)
+            store.activate(version)
+        return NLUEngine.load(store.active_path())
+
+    def reload(self) -> None:
+        with self._lock:
+            self._engine = self._load()
+
+    def parse(self, text: str) -> dict[str, Any]:
+        result: dict[str, Any] = self.engine().parse(text)
+        return result
+
+
+class Container:
+    def __init__(self, settings: Settings, *, engine: Engine | None = None, kv: KV | None = None) -> None:
+        self.settings = settings
+        self.engine = engine or make_engine(settings.database_url)
+        self.session_factory: sessionmaker[Session] = make_session_factory(self.engine)
+        self.kv = kv or make_kv(settings.redis_url)
+
+    @contextmanager
+    def scope(self) -> Iterator[Session]:
+        """A unit of work: rolls back unless the caller committed."""
+        session = self.session_factory()
+        try:
+            yield session
+        finally:
+            session.rollback()
+            session.close()
+
+    @cached_property
+    def texts(self) -> Any:
+        from handlers.texts import Texts
+
+        return Texts.load(self.settings.data_dir / "templates" / "vi.yml")
+
+    @cached_property
+    def router(self) -> Router:
+        from backend.services.units import unit_lookup
+
+        rules = load_rules(self.settings.data_dir / "routing.yml")
+        return unit_lookup(self.scope, rules)
+
+    @cached_property
+    def ops(self) -> TicketOps:
+        from backend.domain.sla import load_sla
+
+        return TicketOps(self.router, Notifier(self.texts), load_sla(self.settings.data_dir / "routing.yml"))
+
+    @cached_property
+    def parser(self) -> EngineParser:
+        return EngineParser(self.settings.model_dir, self.settings.data_dir, self.settings.bootstrap_model)
+
+    @cached_property
+    def tickets(self) -> DbTicketService:
+        return DbTicketService(self.scope, self.ops)
+
+    @cached_property
+    def conversation(self) -> Any:
+        from handlers.conversation import Conversation
+
+        return Conversation(self.parser, self.tickets, RedisStateStore(self.kv.sync), self.texts)
+
+    def handle(self, citizen: CitizenRef, msg: InboundMessage) -> list[Reply]:
+        replies: list[Reply] = self.conversation.handle(citizen, msg)
+        return replies
+
+    @cached_property
+    def intake(self) -> Intake:
+        return Intake(self.scope, self.handle)
+
+    async def channel_senders(self) -> dict[str, Any]:
+        """Senders for the configured platforms (none when no tokens are set: the web chat needs none)."""
+        return {}
+
+    def rate_limiter(self) -> Any:
+        return None
+
+    def db_ok(self) -> bool:
+        try:
+            with self.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+            return True
+        except Exception:
+            return False
+
+    def close(self) -> None:
+        self.kv.close()
+        self.engine.dispose()

@@ -1,0 +1,246 @@
+"""The database-backed ``TicketService`` port the conversation flows use on behalf of one citizen."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from backend.db.models import Citizen, OrgUnit, Ticket, TicketEvent, utcnow
+from backend.domain import statuses as st
+from backend.services.tickets import TicketOps
+from bot.messages import Attachment, GeoPoint
+from handlers.ports import CitizenRef, TicketDraft, TicketError, TicketService, TicketSummary
+
+SessionScope = Callable[[], AbstractContextManager[Session]]
+
+
+def summary(session: Session, ticket: Ticket) -> TicketSummary:
+    last = session.scalars(
+        select(TicketEvent)
+        .where(
+            TicketEvent.ticket_id == ticket.id,
+            TicketEvent.public.is_(True),
+            TicketEvent.note.is_not(None),
+            TicketEvent.actor_type != "citizen",
+        )
+        .order_by(TicketEvent.id.desc())
+    ).first()
+    return TicketSummary(
+        code=ticket.code,
+        status=ticket.status,
+        category=ticket.category,
+        unit_name=ticket.unit.name,
+        created_at=ticket.created_at,
+        updated_at=ticket.updated_at,
+        last_note=last.note if last else None,
+    )
+
+
+class DbTicketService(TicketService):
+    def __init__(self, scope: SessionScope, ops: TicketOps) -> None:
+        self._scope = scope
+        self._ops = ops
+
+    # helpers
+    @staticmethod
+    def _citizen(session: Session, ref: CitizenRef) -> Citizen:
+        citizen = session.get(Citizen, ref.id)
+        if citizen is None:
+            raise TicketError("not_found", "unknown citizen")
+        return citizen
+
+    def _mine(self, session: Session, ref: CitizenRef, code: str) -> Ticket:
+        ticket = self._ops.by_code(session, code)
+        if ticket is None or ticket.citizen_id != ref.id:
+            raise TicketError("not_found")
+        return ticket
+
+    # port
+    def file(self, citizen: CitizenRef, draft: TicketDraft) -> TicketSummary:
+        with self._scope() as session:
+            row = self._citizen(session, citizen)
+            if draft.anonymous is False and draft.phone and not row.phone:
+                row.phone = draft.phone
+            ticket = self._ops.file(session, row, draft)
+            session.flush()
+            result = summary(session, ticket)
+            session.commit()
+            return result
+
+    def list_mine(self, citizen: CitizenRef, limit: int = 10) -> list[TicketSummary]:
+        with self._scope() as session:
+            rows = session.scalars(
+                select(Ticket)
+                .where(Ticket.citizen_id == citizen.id)
+                .order_by(Ticket.updated_at.desc(), Ticket.id.desc())
+                .limit(limit)
+            ).unique()
+            return [summary(session, t) for t in rows]
+
+    def get_mine(self, citizen: CitizenRef, code: str) -> TicketSummary | None:
+        with self._scope() as session:
+            try:
+                return summary(session, self._mine(session, citizen, code))
+            except TicketError:
+                return None
+
+    def add_info(
+        self,
+        citizen: CitizenRef,
+        code: str,
+        text: str,
+        attachments: list[Attachment] | None = None,
+        geo: GeoPoint | None = None,
+    ) -> TicketSummary:
+        with self._scope() as session:
+            ticket = self._mine(session, citizen, code)
+            if ticket.status in st.FINAL_STATUSES:
+                raise TicketError("closed")
+            data: dict[str, Any] = {}
+            if attachments:
+                data["attachments"] = [
+                    {k: getattr(a, k) for k in ("kind", "url", "platform_file_id", "name", "size")} for a in attachments
+                ]
+                ticket.attachments = [*ticket.attachments, *data["attachments"]]
+            if geo:
+                data["geo"] = {"latitude": geo.latitude, "longitude": geo.longitude}
+                if ticket.latitude is None:
+                    ticket.latitude, ticket.longitude = geo.latitude, geo.longitude
+            session.add(
+                TicketEvent(
+                    ticket_id=ticket.id,
+                    kind="info",
+                    actor_type="citizen",
+                    actor_id=str(citizen.id),
+                    note=text or None,
+                    public=True,
+                    data=data,
+                )
+            )
+            ticket.updated_at = utcnow()
+            if ticket.status == st.CAN_BO_SUNG:
+                old = ticket.status
+                ticket.status = st.DANG_XU_LY
+                session.add(
+                    TicketEvent(
+                        ticket_id=ticket.id,
+                        kind="status",
+                        actor_type="system",
+                        actor_id="citizen_info",
+                        old_status=old,
+                        new_status=ticket.status,
+                        note=None,
+                        public=True,
+                    )
+                )
+            result = summary(session, ticket)
+            session.commit()
+            return result
+
+    def withdraw(self, citizen: CitizenRef, code: str, reason: str | None) -> TicketSummary:
+        with self._scope() as session:
+            ticket = self._mine(session, citizen, code)
+            if ticket.status in st.FINAL_STATUSES or ticket.status == st.DA_TRA_LOI:
+                raise TicketError("closed")
+            note = "Người dân rút phản ánh" + (f": {reason}" if reason else "")
+            session.add(
+                TicketEvent(
+                    ticket_id=ticket.id,
+                    kind="status",
+                    actor_type="citizen",
+                    actor_id=str(citizen.id),
+                    old_status=ticket.status,
+                    new_status=st.TU_CHOI,
+                    note=note,
+                    public=True,
+                    data={"reason": "citizen_withdrew"},
+                )
+            )
+            ticket.status = st.TU_CHOI
+            ticket.updated_at = utcnow()
+            result = summary(session, ticket)
+            session.commit()
+            return result
+
+    def rate(self, citizen: CitizenRef, code: str, stars: int, comment: str | None) -> TicketSummary:
+        if not 1 <= stars <= 5:
+            raise TicketError("bad_rating")
+        with self._scope() as session:
+            ticket = self._mine(session, citizen, code)
+            if ticket.status not in (st.DA_TRA_LOI, st.DA_DONG):
+                raise TicketError("not_answered")
+            if ticket.rating is not None:
+                raise TicketError("already_rated")
+            ticket.rating, ticket.rating_comment = stars, comment
+            session.add(
+                TicketEvent(
+                    ticket_id=ticket.id,
+                    kind="rating",
+                    actor_type="citizen",
+                    actor_id=str(citizen.id),
+                    note=comment,
+                    public=False,
+                    data={"stars": stars},
+                )
+            )
+            if stars <= 2:
+                old = ticket.status
+                ticket.status = st.DANG_XU_LY
+                session.add(
+                    TicketEvent(
+                        ticket_id=ticket.id,
+                        kind="status",
+                        actor_type="system",
+                        actor_id="rating",
+                        old_status=old,
+                        new_status=st.DANG_XU_LY,
+                        public=False,
+                        note=f"Mở lại để lãnh đạo xem xét: người dân đánh giá {stars}/5",
+                    )
+                )
+            ticket.updated_at = utcnow()
+            result = summary(session, ticket)
+            session.commit()
+            return result
+
+    def handoff_ticket(self, citizen: CitizenRef) -> str | None:
+        now = utcnow()
+        with self._scope() as session:
+            ticket = session.scalars(
+                select(Ticket)
+                .where(
+                    Ticket.citizen_id == citizen.id,
+                    Ticket.handoff_until.is_not(None),
+                    Ticket.handoff_until > now,
+                    Ticket.status.in_(st.OPEN_STATUSES),
+                )
+                .order_by(Ticket.handoff_until.desc())
+            ).first()
+            return ticket.code if ticket else None
+
+    def unit_candidates(self, commune_codes: list[str]) -> list[tuple[str, str]]:
+        with self._scope() as session:
+            rows = session.scalars(select(OrgUnit).where(OrgUnit.code.in_(commune_codes)))
+            names = {u.code: u for u in rows}
+            out = []
+            for code in commune_codes:
+                unit = names.get(code)
+                if unit is not None:
+                    parent = session.get(OrgUnit, unit.parent_code) if unit.parent_code else None
+                    out.append((code, f"{unit.name}, {parent.name}" if parent else unit.name))
+            return out
+
+    def get_consent(self, citizen: CitizenRef) -> str | None:
+        with self._scope() as session:
+            return self._citizen(session, citizen).consent
+
+    def set_consent(self, citizen: CitizenRef, value: str | None) -> None:
+        with self._scope() as session:
+            row = self._citizen(session, citizen)
+            row.consent = value
+            row.consent_at = utcnow() if value else None
+            session.commit()

@@ -1,0 +1,367 @@
+"""Ticket operations: filing (with routing and deadlines), official replies, status changes, visibility."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Select, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from backend.db.models import Citizen, Official, OrgUnit, Ticket, TicketAlert, TicketEvent, utcnow
+from backend.domain import statuses as st
+from backend.domain.codes import canonical_ticket_code, new_ticket_code
+from backend.domain.routing import CENTRAL, Router, RoutingInput
+from backend.domain.similarity import cosine, features
+from backend.domain.sla import SlaPolicy
+from backend.domain.statuses import TransitionError
+from backend.services.notify import Notifier
+from handlers.ports import TicketDraft
+
+
+class TicketNotFound(LookupError):
+    pass
+
+
+class Forbidden(PermissionError):
+    pass
+
+
+def level_of(code: str) -> str:
+    if code == CENTRAL:
+        return "central"
+    return "province" if len(code) <= 2 else "commune"
+
+
+def unit_scope(official: Official) -> Select[Any]:
+    """Codes of the units an official may see: their own; supervisors/admins also the units below."""
+    own = official.unit_code
+    if official.role == "officer":
+        return select(OrgUnit.code).where(OrgUnit.code == own)
+    if official.unit_code == "TW" and official.role == "admin":
+        return select(OrgUnit.code)
+    children = select(OrgUnit.code).where(OrgUnit.parent_code == own)
+    grandchildren = select(OrgUnit.code).where(OrgUnit.parent_code.in_(children))
+    return select(OrgUnit.code).where(
+        or_(OrgUnit.code == own, OrgUnit.code.in_(children), OrgUnit.code.in_(grandchildren))
+    )
+
+
+class TicketOps:
+    def __init__(self, router: Router, notifier: Notifier, sla: SlaPolicy | None = None) -> None:
+        self.router = router
+        self.notifier = notifier
+        self.sla = sla or SlaPolicy()
+
+    # -- filing -------------------------------------------------------------------------------------------
+    def file(self, session: Session, citizen: Citizen, draft: TicketDraft) -> Ticket:
+        decision = self.router.route(
+            RoutingInput(draft.category, draft.urgent, draft.province_code, draft.commune_code)
+        )
+        now = utcnow()
+        accept, answer = self.sla.deadlines(draft.category, level_of(decision.unit_code), draft.urgent, now)
+        for _ in range(5):
+            ticket = Ticket(
+                code=new_ticket_code(),
+                citizen_id=citizen.id,
+                channel=citizen.channel,
+                text=draft.text,
+                intent=draft.intent,
+                intent_confidence=draft.intent_confidence,
+                category=draft.category,
+                category_confidence=draft.category_confidence,
+                location_text=draft.location_text,
+                province_code=draft.province_code,
+                commune_code=draft.commune_code,
+                latitude=draft.geo.latitude if draft.geo else None,
+                longitude=draft.geo.longitude if draft.geo else None,
+                urgent=draft.urgent,
+                anonymous=draft.anonymous,
+                phone=None if draft.anonymous else draft.phone,
+                unit_code=decision.unit_code,
+                routing_rule=decision.rule,
+                routing_reason=decision.reason,
+                status=st.MOI,
+                accept_deadline=accept,
+                deadline=answer,
+                nlu=draft.nlu,
+                attachments=[_attachment_dict(a) for a in draft.attachments],
+                created_at=now,
+                updated_at=now,
+            )
+            try:
+                with session.begin_nested():
+                    session.add(ticket)
+                    session.flush()
+                break
+            except IntegrityError:  # code collision: 40 random bits, vanishingly rare
+                continue
+        else:
+            raise RuntimeError("could not allocate a unique ticket code")
+        session.add(
+            TicketEvent(
+                ticket_id=ticket.id,
+                kind="created",
+                actor_type="citizen",
+                actor_id=str(citizen.id),
+                new_status=st.MOI,
+                note=None,
+                created_at=now,
+            )
+        )
+        session.add(
+            TicketEvent(
+                ticket_id=ticket.id,
+                kind="routed",
+                actor_type="system",
+                actor_id="router",
+                note=decision.reason,
+                public=False,
+                data={"rule": decision.rule, "unit": decision.unit_code, "alerts": list(decision.alerts)},
+                created_at=now,
+            )
+        )
+        for unit_code in decision.alerts:
+            session.add(
+                TicketAlert(
+                    ticket_id=ticket.id, unit_code=unit_code, kind="alert", reason=decision.reason, created_at=now
+                )
+            )
+        self._link_duplicate(session, ticket)
+        return ticket
+
+    DUPLICATE_WINDOW_DAYS = 14
+    DUPLICATE_THRESHOLD = 0.2
+    HANDOFF = timedelta(minutes=30)  # the citizen's free text goes to the official for this long after a reply
+
+    def _link_duplicate(self, session: Session, ticket: Ticket) -> None:
+        """Link a new ticket to an open one on the same matter (same commune and category, similar text)."""
+        if not ticket.commune_code or not ticket.category:
+            return
+        since = ticket.created_at - timedelta(days=self.DUPLICATE_WINDOW_DAYS)
+        candidates = session.scalars(
+            select(Ticket)
+            .where(
+                Ticket.id != ticket.id,
+                Ticket.commune_code == ticket.commune_code,
+                Ticket.category == ticket.category,
+                Ticket.status.in_(st.OPEN_STATUSES),
+                Ticket.created_at >= since,
+            )
+            .order_by(Ticket.id)
+            .limit(500)
+        ).unique()
+        mine = features(ticket.text)
+        best: tuple[float, Ticket] | None = None
+        for other in candidates:
+            score = cosine(mine, features(other.text))
+            if score >= self.DUPLICATE_THRESHOLD and (best is None or score > best[0]):
+                best = (score, other)
+        if best is None:
+            return
+        root = best[1].duplicate_of or best[1].id
+        ticket.duplicate_of = root
+        session.add(
+            TicketEvent(
+                ticket_id=ticket.id,
+                kind="duplicate",
+                actor_type="system",
+                actor_id="dedup",
+                note=f"Trùng nội dung với phản ánh khác cùng địa bàn (độ giống {best[0]:.2f}).",
+                public=False,
+                data={"root": root, "score": round(best[0], 3)},
+            )
+        )
+
+    @staticmethod
+    def cluster(session: Session, ticket: Ticket) -> list[Ticket]:
+        """The root ticket and every ticket linked to it, oldest first."""
+        root = ticket.duplicate_of or ticket.id
+        return list(
+            session.scalars(
+                select(Ticket).where(or_(Ticket.id == root, Ticket.duplicate_of == root)).order_by(Ticket.id)
+            ).unique()
+        )
+
+    # -- lookups ------------------------------------------------------------------------------------------
+    @staticmethod
+    def by_code(session: Session, code: str) -> Ticket | None:
+        canonical = canonical_ticket_code(code)
+        if canonical is None:
+            return None
+        return session.scalars(select(Ticket).where(Ticket.code == canonical)).first()
+
+    def visible(self, session: Session, official: Official, code: str) -> Ticket:
+        ticket = self.by_code(session, code)
+        if ticket is None:
+            raise TicketNotFound(code)
+        scope = unit_scope(official)
+        alerted = select(TicketAlert.unit_code).where(TicketAlert.ticket_id == ticket.id)
+        allowed = session.scalars(scope.where(or_(OrgUnit.code == ticket.unit_code, OrgUnit.code.in_(alerted)))).first()
+        if allowed is None:
+            raise TicketNotFound(code)  # never reveal other units' tickets
+        return ticket
+
+    def list_for(
+        self,
+        session: Session,
+        official: Official,
+        *,
+        status: str | None = None,
+        offset: int = 0,
+        limit: int = 50,
+    ) -> tuple[list[Ticket], int]:
+        scope = unit_scope(official)
+        alerted = select(TicketAlert.ticket_id).where(TicketAlert.unit_code.in_(scope))
+        query = select(Ticket).where(or_(Ticket.unit_code.in_(scope), Ticket.id.in_(alerted)))
+        if status:
+            query = query.where(Ticket.status == status)
+        total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+        rows = session.scalars(query.order_by(Ticket.created_at.desc(), Ticket.id.desc()).offset(offset).limit(limit))
+        return list(rows.unique()), total
+
+    # -- official actions ---------------------------------------------------------------------------------
+    def reply(self, session: Session, official: Official, ticket: Ticket, text: str) -> TicketEvent:
+        now = utcnow()
+        event = TicketEvent(
+            ticket_id=ticket.id,
+            kind="reply",
+            actor_type="official",
+            actor_id=official.username,
+            note=text,
+            public=True,
+            created_at=now,
+        )
+        session.add(event)
+        ticket.updated_at = now
+        ticket.handoff_until = now + self.HANDOFF
+        if ticket.status in (st.MOI,):
+            self._set_status(session, official, ticket, st.DA_TIEP_NHAN, None, notify=False)
+        self.notifier.official_reply(session, ticket, text, official)
+        return event
+
+    def change_status(
+        self, session: Session, official: Official, ticket: Ticket, new: str, note: str | None
+    ) -> TicketEvent:
+        st.check_transition(ticket.status, new, note)
+        return self._set_status(session, official, ticket, new, note, notify=True)
+
+    def _set_status(
+        self,
+        session: Session,
+        official: Official | None,
+        ticket: Ticket,
+        new: str,
+        note: str | None,
+        *,
+        notify: bool,
+    ) -> TicketEvent:
+        now = utcnow()
+        old = ticket.status
+        event = TicketEvent(
+            ticket_id=ticket.id,
+            kind="status",
+            actor_type="official" if official else "system",
+            actor_id=official.username if official else "system",
+            old_status=old,
+            new_status=new,
+            note=note,
+            public=True,
+            created_at=now,
+        )
+        session.add(event)
+        ticket.status = new
+        ticket.updated_at = now
+        if notify:
+            self.notifier.status_changed(session, ticket, old, new, note)
+        return event
+
+    def reassign(
+        self, session: Session, official: Official, ticket: Ticket, unit_code: str, reason: str
+    ) -> TicketEvent:
+        """Move a ticket to another committee, with a reason; the citizen is told who handles it now."""
+        if not reason.strip():
+            raise TransitionError("reassigning needs a reason")
+        unit = session.get(OrgUnit, unit_code)
+        if unit is None or not unit.active:
+            raise TransitionError(f"unknown unit '{unit_code}'")
+        if unit.code == ticket.unit_code:
+            raise TransitionError(f"ticket is already handled by {unit.name}")
+        if ticket.status in st.FINAL_STATUSES:
+            raise TransitionError("a closed or rejected ticket cannot be reassigned")
+        old = ticket.unit_code
+        event = TicketEvent(
+            ticket_id=ticket.id,
+            kind="reassigned",
+            actor_type="official",
+            actor_id=official.username,
+            note=reason,
+            public=True,
+            data={"from": old, "to": unit.code},
+            created_at=utcnow(),
+        )
+        session.add(event)
+        ticket.unit_code, ticket.unit = unit.code, unit
+        ticket.routing_rule, ticket.routing_reason = "manual", f"{official.username}: {reason}"
+        ticket.updated_at = utcnow()
+        self.notifier.reassigned(session, ticket, reason)
+        return event
+
+    def escalate_overdue(self, session: Session, ticket_id: int) -> bool:
+        """Mark one overdue ticket and escalate it one level up, exactly once even with concurrent schedulers."""
+        now = utcnow()
+        won = session.execute(
+            update(Ticket).where(Ticket.id == ticket_id, Ticket.overdue.is_(False)).values(overdue=True, updated_at=now)
+        )
+        if won.rowcount != 1:  # type: ignore[attr-defined]
+            session.rollback()
+            return False
+        ticket = session.get(Ticket, ticket_id)
+        assert ticket is not None
+        session.refresh(ticket)
+        parent = session.get(OrgUnit, ticket.unit_code)
+        above = parent.parent_code if parent and parent.parent_code else None
+        which = "accept" if ticket.status == st.MOI else "answer"
+        note = f"Quá hạn {'tiếp nhận' if which == 'accept' else 'trả lời'}: báo cáo lên cấp trên."
+        if above is not None:
+            ticket.escalated_to = above
+            session.add(
+                TicketAlert(ticket_id=ticket.id, unit_code=above, kind="escalation", reason=note, created_at=now)
+            )
+        session.add(
+            TicketEvent(
+                ticket_id=ticket.id,
+                kind="escalated",
+                actor_type="system",
+                actor_id="sla",
+                note=note,
+                public=True,
+                data={"to": above, "deadline": which},
+                created_at=now,
+            )
+        )
+        self.notifier.escalated(session, ticket, above)
+        session.commit()
+        return True
+
+    def add_note(self, session: Session, official: Official, ticket: Ticket, text: str) -> TicketEvent:
+        event = TicketEvent(
+            ticket_id=ticket.id,
+            kind="note",
+            actor_type="official",
+            actor_id=official.username,
+            note=text,
+            public=False,
+            created_at=utcnow(),
+        )
+        session.add(event)
+        return event
+
+
+def ticket_deadline_iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _attachment_dict(att: Any) -> dict[str, Any]:
+    return {k: getattr(att, k) for k in ("kind", "url", "platform_file_id", "name", "size")}

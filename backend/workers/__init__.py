@@ -1,0 +1,1 @@
+"""gopy backend: workers."""

@@ -1,0 +1,92 @@
+"""The intake worker: processes stored inbound events (Telegram, Zalo) in order per citizen."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from datetime import timedelta
+
+from sqlalchemy import and_, exists, or_, select
+from sqlalchemy.orm import Session, aliased
+
+from backend.db.models import Message, utcnow
+from backend.services.intake import MAX_PROCESS_ATTEMPTS, Intake
+
+log = logging.getLogger(__name__)
+SessionScope = Callable[[], AbstractContextManager[Session]]
+LEASE = timedelta(seconds=60)
+
+
+def claim_inbound(session: Session, limit: int) -> list[int]:
+    """Lease the oldest unprocessed message of each citizen (web chat is processed in its request)."""
+    now = utcnow()
+    older = aliased(Message)
+    query = (
+        select(Message)
+        .where(
+            Message.direction == "in",
+            Message.processed_at.is_(None),
+            Message.channel != "webchat",
+            Message.process_attempts < MAX_PROCESS_ATTEMPTS,
+            or_(Message.locked_until.is_(None), Message.locked_until < now),
+            ~exists().where(
+                and_(
+                    older.direction == "in",
+                    older.processed_at.is_(None),
+                    older.citizen_id == Message.citizen_id,
+                    older.id < Message.id,
+                )
+            ),
+        )
+        .order_by(Message.id)
+        .limit(limit)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True, of=Message)
+    rows = list(session.scalars(query))
+    for row in rows:
+        row.locked_until = now + LEASE
+    session.commit()
+    return [r.id for r in rows]
+
+
+class InboundWorker:
+    def __init__(self, scope: SessionScope, intake: Intake, batch: int = 20) -> None:
+        self._scope = scope
+        self._intake = intake
+        self._batch = batch
+
+    def _claim(self) -> list[int]:
+        with self._scope() as session:
+            return claim_inbound(session, self._batch)
+
+    def consume(self, message_id: int) -> None:
+        try:
+            self._intake.process(message_id)
+        except Exception:
+            log.warning("inbound message %s will be retried", message_id)
+            with self._scope() as session:
+                row = session.get(Message, message_id)
+                if row is not None:
+                    row.locked_until = utcnow() + timedelta(seconds=5 * row.process_attempts)
+                    session.commit()
+
+    async def run_once(self) -> int:
+        ids = await asyncio.to_thread(self._claim)
+        for message_id in ids:
+            await asyncio.to_thread(self.consume, message_id)
+        return len(ids)
+
+    async def run_forever(self, stop: asyncio.Event, idle: float = 0.3) -> None:
+        while not stop.is_set():
+            try:
+                n = await self.run_once()
+            except Exception:
+                log.exception("inbound worker iteration failed")
+                n = 0
+            if n == 0:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), timeout=idle)

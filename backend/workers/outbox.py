@@ -1,0 +1,222 @@
+"""The outbox worker: claims due messages safely across processes, sends them, retries, dead-letters."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import secrets
+from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any, Protocol, cast
+
+from bot.base import ChannelSender, SendError
+from sqlalchemy import and_, exists, or_, select
+from sqlalchemy.orm import Session, aliased
+
+from backend.db.models import Message, OutboxItem, TicketEvent, utcnow
+from bot.messages import Button, Channel, OutboundMessage
+
+log = logging.getLogger(__name__)
+SessionScope = Callable[[], AbstractContextManager[Session]]
+LEASE = timedelta(seconds=120)
+
+
+class Limiter(Protocol):
+    async def acquire(self, channel: str, chat_id: str) -> None: ...
+
+
+@dataclass(frozen=True)
+class Claimed:
+    id: int
+    channel: str
+    chat_id: str
+    text: str
+    buttons: list[dict[str, Any]]
+    reply_to: str | None
+    attempts: int
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    max_attempts: int = 8
+    base_delay: float = 2.0
+    max_delay: float = 600.0
+
+    def delay(self, attempts: int, retry_after: float | None) -> float:
+        if retry_after is not None:
+            return float(max(retry_after, 0.0)) + random.uniform(0, 0.25)
+        raw = min(self.max_delay, self.base_delay * 2 ** max(attempts - 1, 0))
+        return float(raw) * random.uniform(0.5, 1.0)  # full jitter on the upper half
+
+
+def claim(session: Session, limit: int, channels: list[str] | None = None) -> list[Claimed]:
+    """Lease up to ``limit`` due items; the oldest pending item per chat only, so order is kept per chat."""
+    now = utcnow()
+    older = aliased(OutboxItem)
+    query = (
+        select(OutboxItem)
+        .where(
+            OutboxItem.status == "pending",
+            OutboxItem.next_attempt_at <= now,
+            or_(OutboxItem.locked_until.is_(None), OutboxItem.locked_until < now),
+            ~exists().where(
+                and_(
+                    older.status == "pending",
+                    older.channel == OutboxItem.channel,
+                    older.chat_id == OutboxItem.chat_id,
+                    older.id < OutboxItem.id,
+                )
+            ),
+        )
+        .order_by(OutboxItem.id)
+        .limit(limit)
+    )
+    if channels is not None:
+        query = query.where(OutboxItem.channel.in_(channels))
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True, of=OutboxItem)
+    items = list(session.scalars(query))
+    for item in items:
+        item.locked_until = now + LEASE
+    session.commit()
+    return [Claimed(i.id, i.channel, i.chat_id, i.text, list(i.buttons), i.reply_to, i.attempts) for i in items]
+
+
+def mark_sent(session: Session, item_id: int, platform_ids: list[str]) -> None:
+    item = session.get(OutboxItem, item_id)
+    if item is None or item.status != "pending":
+        return
+    now = utcnow()
+    item.status, item.sent_at, item.locked_until = "sent", now, None
+    item.attempts += 1
+    item.platform_message_ids = platform_ids
+    item.last_error = None
+    session.add(
+        Message(
+            channel=item.channel,
+            direction="out",
+            citizen_id=item.citizen_id,
+            ticket_id=item.ticket_id,
+            platform_message_id=platform_ids[0] if platform_ids else None,
+            kind="text",
+            text=item.text,
+            data={"buttons": item.buttons, "outbox_id": item.id},
+            author=item.author or "bot",
+            created_at=now,
+        )
+    )
+    session.commit()
+
+
+def mark_failed(session: Session, item_id: int, error: SendError, policy: RetryPolicy) -> str:
+    item = session.get(OutboxItem, item_id)
+    if item is None or item.status != "pending":
+        return "gone"
+    item.attempts += 1
+    item.locked_until = None
+    item.last_error = f"{error.reason}: {error}"
+    if error.retryable and item.attempts < policy.max_attempts:
+        item.next_attempt_at = utcnow() + timedelta(seconds=policy.delay(item.attempts, error.retry_after))
+        session.commit()
+        return "retry"
+    item.status = "dead"
+    if item.ticket_id is not None:
+        session.add(
+            TicketEvent(
+                ticket_id=item.ticket_id,
+                kind="undelivered",
+                actor_type="system",
+                actor_id="outbox",
+                public=False,
+                note=f"Không gửi được tin nhắn tới người dân ({error.reason}).",
+                data={"outbox_id": item.id, "reason": error.reason},
+            )
+        )
+    session.commit()
+    return "dead"
+
+
+class OutboxWorker:
+    """Only ``consume``s: claim due rows, deliver each through its channel's sender, record the outcome."""
+
+    def __init__(
+        self,
+        scope: SessionScope,
+        senders: Mapping[str, ChannelSender],
+        limiter: Limiter | None = None,
+        policy: RetryPolicy | None = None,
+        batch: int = 20,
+    ) -> None:
+        self._scope = scope
+        self._senders = senders
+        self._limiter = limiter
+        self._policy = policy or RetryPolicy()
+        self._batch = batch
+        self.name = f"outbox-{secrets.token_hex(3)}"
+
+    def _claim(self) -> list[Claimed]:
+        with self._scope() as session:
+            return claim(session, self._batch, ["webchat", *self._senders])
+
+    async def consume(self, item: Claimed) -> str:
+        if item.channel == "webchat":  # the web chat reads its messages from the database
+            await asyncio.to_thread(self._record_sent, item.id, [])
+            return "sent"
+        sender = self._senders[item.channel]
+        outbound = OutboundMessage(
+            channel=cast(Channel, item.channel),
+            chat_id=item.chat_id,
+            text=item.text,
+            buttons=tuple(Button(**b) for b in item.buttons),
+            reply_to=item.reply_to,
+        )
+        try:
+            if self._limiter is not None:
+                await self._limiter.acquire(item.channel, item.chat_id)
+            receipt = await sender.send(outbound)
+        except SendError as exc:
+            outcome = await asyncio.to_thread(self._record_failed, item.id, exc)
+            log.info("outbox %s to %s:%s failed (%s): %s", item.id, item.channel, item.chat_id, outcome, exc.reason)
+            return outcome
+        except Exception as exc:  # an unexpected bug in a sender must not lose the message
+            log.exception("outbox %s: unexpected error", item.id)
+            err = SendError(str(exc), reason="internal", retryable=True)
+            return await asyncio.to_thread(self._record_failed, item.id, err)
+        await asyncio.to_thread(self._record_sent, item.id, list(receipt.platform_message_ids))
+        return "sent"
+
+    def _record_sent(self, item_id: int, ids: list[str]) -> None:
+        with self._scope() as session:
+            mark_sent(session, item_id, ids)
+
+    def _record_failed(self, item_id: int, error: SendError) -> str:
+        with self._scope() as session:
+            return mark_failed(session, item_id, error, self._policy)
+
+    async def run_once(self) -> int:
+        items = await asyncio.to_thread(self._claim)
+        by_chat: dict[tuple[str, str], list[Claimed]] = {}
+        for item in items:
+            by_chat.setdefault((item.channel, item.chat_id), []).append(item)
+
+        async def _chat(queue: list[Claimed]) -> None:
+            for it in queue:
+                await self.consume(it)
+
+        await asyncio.gather(*(_chat(q) for q in by_chat.values()))
+        return len(items)
+
+    async def run_forever(self, stop: asyncio.Event, idle: float = 0.5) -> None:
+        while not stop.is_set():
+            try:
+                n = await self.run_once()
+            except Exception:
+                log.exception("outbox worker iteration failed")
+                n = 0
+            if n == 0:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), timeout=idle)

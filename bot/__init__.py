@@ -1,0 +1,1 @@
+"""gopy bot package."""

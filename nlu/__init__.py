@@ -1,0 +1,1 @@
+"""gopy nlu package."""
