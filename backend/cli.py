@@ -199,6 +199,22 @@ def create_api_key(name: Annotated[str, typer.Option(help="Who the key is for")]
     print(key)
 
 
+@admin_app.command("export-corrections")
+def export_corrections_cmd(
+    out: Annotated[str, typer.Option(help="Rasa NLU YAML file to write")] = "data/nlu/corrections.yml",
+    all_: Annotated[bool, typer.Option("--all", help="Include corrections exported before")] = False,
+) -> None:
+    """Export officials' category corrections as Rasa NLU training data (then `gopy nlu train`)."""
+    from pathlib import Path
+
+    from backend.services.corrections import export_corrections
+
+    container = _container()
+    with container.scope() as session:
+        n = export_corrections(session, Path(out), include_exported=all_)
+    console.print(f"wrote {n} examples to {out}")
+
+
 routing_app = typer.Typer(help="Routing rules.", no_args_is_help=True)
 app.add_typer(routing_app, name="routing")
 

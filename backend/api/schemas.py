@@ -154,6 +154,11 @@ class NoteCreate(BaseModel):
     text: CleanText
 
 
+class CategoryCorrection(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    category: str = Field(max_length=64)
+
+
 class Reassign(BaseModel):
     model_config = ConfigDict(extra="forbid")
     unit: str = Field(max_length=16, description="Code of the committee that takes over")

@@ -17,6 +17,7 @@ from backend.api.routes.auth import authenticate
 from backend.config import Settings
 from backend.db.models import Official
 from backend.domain.statuses import ALL_STATUSES, FINAL_STATUSES, TRANSITIONS, TransitionError
+from backend.domain.taxonomy import CATEGORIES
 from backend.services.audit import audit
 from backend.services.presenters import ticket_detail, ticket_public
 from backend.services.security import TokenSigner, csrf_ok, csrf_token
@@ -154,6 +155,7 @@ def ticket_page(
         error=error,
         next_statuses=sorted(TRANSITIONS[ticket.status]),
         texts=container.texts,
+        categories=list(CATEGORIES),
     )
 
 
@@ -255,3 +257,25 @@ def post_note(
     audit(session, official, "note", "ticket", ticket.code)
     session.commit()
     return _back(ticket.code, ok="Đã thêm ghi chú nội bộ.")
+
+
+@router.post("/tickets/{code}/category")
+def post_category(
+    request: Request,
+    code: str,
+    session: SessionDep,
+    container: ContainerDep,
+    settings: SettingsDep,
+    official: ConsoleOfficial,
+    category: Annotated[str, Form()],
+    csrf: Annotated[str, Form()] = "",
+) -> Response:
+    _check_csrf(request, settings, csrf)
+    ticket = _ticket(session, container, official, code)
+    try:
+        container.ops.correct_category(session, official, ticket, category)
+    except TransitionError as exc:
+        return _back(ticket.code, error=str(exc))
+    audit(session, official, "correct", "ticket", ticket.code, category=category)
+    session.commit()
+    return _back(ticket.code, ok="Đã sửa lĩnh vực; ghi nhận làm dữ liệu huấn luyện.")

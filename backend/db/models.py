@@ -245,6 +245,21 @@ class ApiKey(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
+class NluCorrection(Base):
+    """An official's correction of the NLU's labels: a future training example."""
+
+    __tablename__ = "nlu_corrections"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"), index=True)
+    text: Mapped[str] = mapped_column(Text)
+    predicted: Mapped[str] = mapped_column(String(100))  # e.g. gui_phan_anh/ha_tang
+    corrected: Mapped[str] = mapped_column(String(100))
+    model_version: Mapped[str | None] = mapped_column(String(64))
+    official: Mapped[str] = mapped_column(String(64))
+    exported: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
 class Credential(Base):
     """Channel credentials that rotate at run time (e.g. Zalo OA access/refresh tokens)."""
 

@@ -9,13 +9,23 @@ from sqlalchemy import Select, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from backend.db.models import Citizen, Official, OrgUnit, Ticket, TicketAlert, TicketEvent, utcnow
+from backend.db.models import (
+    Citizen,
+    NluCorrection,
+    Official,
+    OrgUnit,
+    Ticket,
+    TicketAlert,
+    TicketEvent,
+    utcnow,
+)
 from backend.domain import statuses as st
 from backend.domain.codes import canonical_ticket_code, new_ticket_code
 from backend.domain.routing import CENTRAL, Router, RoutingInput
 from backend.domain.similarity import cosine, features
 from backend.domain.sla import SlaPolicy
 from backend.domain.statuses import TransitionError
+from backend.domain.taxonomy import CATEGORIES
 from backend.services.notify import Notifier
 from handlers.ports import TicketDraft
 
@@ -344,6 +354,37 @@ class TicketOps:
         self.notifier.escalated(session, ticket, above)
         session.commit()
         return True
+
+    def correct_category(self, session: Session, official: Official, ticket: Ticket, category: str) -> TicketEvent:
+        """An official fixes the category; the correction becomes a training example for the NLU."""
+        if category not in CATEGORIES:
+            raise TransitionError(f"unknown category '{category}'")
+        if category == ticket.category:
+            raise TransitionError(f"category is already '{category}'")
+        old = ticket.category
+        session.add(
+            NluCorrection(
+                ticket_id=ticket.id,
+                text=ticket.text,
+                predicted=f"gui_phan_anh/{old}" if old else ticket.intent,
+                corrected=f"gui_phan_anh/{category}",
+                model_version=str((ticket.nlu or {}).get("model") or "") or None,
+                official=official.username,
+            )
+        )
+        ticket.category, ticket.category_confidence = category, 1.0
+        ticket.updated_at = utcnow()
+        event = TicketEvent(
+            ticket_id=ticket.id,
+            kind="corrected",
+            actor_type="official",
+            actor_id=official.username,
+            note=f"Lĩnh vực: {old or '—'} → {category}",
+            public=False,
+            data={"from": old, "to": category},
+        )
+        session.add(event)
+        return event
 
     def add_note(self, session: Session, official: Official, ticket: Ticket, text: str) -> TicketEvent:
         event = TicketEvent(

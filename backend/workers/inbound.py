@@ -9,7 +9,7 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager
 from datetime import timedelta
 
-from sqlalchemy import and_, exists, or_, select
+from sqlalchemy import and_, exists, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
 from backend.db.models import Message, utcnow
@@ -46,11 +46,23 @@ def claim_inbound(session: Session, limit: int) -> list[int]:
     )
     if session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True, of=Message)
-    rows = list(session.scalars(query))
-    for row in rows:
-        row.locked_until = now + LEASE
+    ids = [r.id for r in session.scalars(query)]
+    won = []
+    for row_id in ids:
+        result = session.execute(
+            update(Message)
+            .where(
+                Message.id == row_id,
+                Message.processed_at.is_(None),
+                or_(Message.locked_until.is_(None), Message.locked_until < now),
+            )
+            .values(locked_until=now + LEASE)
+            .execution_options(synchronize_session=False)
+        )
+        if result.rowcount == 1:  # type: ignore[attr-defined]
+            won.append(row_id)
     session.commit()
-    return [r.id for r in rows]
+    return won
 
 
 class InboundWorker:

@@ -10,14 +10,14 @@ import secrets
 from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, Protocol, cast
 
-from bot.base import ChannelSender, SendError
-from sqlalchemy import and_, exists, or_, select
+from sqlalchemy import and_, exists, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
 from backend.db.models import Message, OutboxItem, TicketEvent, utcnow
+from bot.base import ChannelSender, SendError
 from bot.messages import Button, Channel, OutboundMessage
 
 log = logging.getLogger(__name__)
@@ -79,11 +79,24 @@ def claim(session: Session, limit: int, channels: list[str] | None = None) -> li
         query = query.where(OutboxItem.channel.in_(channels))
     if session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True, of=OutboxItem)
-    items = list(session.scalars(query))
-    for item in items:
-        item.locked_until = now + LEASE
+    items = [i for i in session.scalars(query) if _lease(session, OutboxItem, i.id, now)]
     session.commit()
     return [Claimed(i.id, i.channel, i.chat_id, i.text, list(i.buttons), i.reply_to, i.attempts) for i in items]
+
+
+def _lease(session: Session, model: type[OutboxItem], row_id: int, now: datetime) -> bool:
+    """Take the lease with a conditional update: exactly one claimer wins, even without row locks (SQLite)."""
+    won = session.execute(
+        update(model)
+        .where(
+            model.id == row_id,
+            model.status == "pending",
+            or_(model.locked_until.is_(None), model.locked_until < now),
+        )
+        .values(locked_until=now + LEASE)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(won.rowcount == 1)  # type: ignore[attr-defined]
 
 
 def mark_sent(session: Session, item_id: int, platform_ids: list[str]) -> None:

@@ -7,7 +7,15 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Query
 
 from backend.api.deps import ContainerDep, CurrentOfficial, SessionDep
-from backend.api.schemas import NoteCreate, Reassign, ReplyCreate, StatusUpdate, TicketDetailPublic, TicketsPublic
+from backend.api.schemas import (
+    CategoryCorrection,
+    NoteCreate,
+    Reassign,
+    ReplyCreate,
+    StatusUpdate,
+    TicketDetailPublic,
+    TicketsPublic,
+)
 from backend.domain.statuses import ALL_STATUSES, FINAL_STATUSES, TransitionError
 from backend.services.audit import audit
 from backend.services.presenters import ticket_detail, ticket_public
@@ -114,5 +122,23 @@ def add_note(
         raise HTTPException(404, NOT_FOUND) from None
     container.ops.add_note(session, official, ticket, body.text)
     audit(session, official, "note", "ticket", ticket.code)
+    session.commit()
+    return ticket_detail(session, ticket)
+
+
+@router.post("/{code}/category", response_model=TicketDetailPublic)
+def correct_category(
+    code: str, body: CategoryCorrection, session: SessionDep, container: ContainerDep, official: CurrentOfficial
+) -> TicketDetailPublic:
+    """Correct the category the NLU chose; the correction is kept as a training example."""
+    try:
+        ticket = container.ops.visible(session, official, code)
+    except TicketNotFound:
+        raise HTTPException(404, NOT_FOUND) from None
+    try:
+        container.ops.correct_category(session, official, ticket, body.category)
+    except TransitionError as exc:
+        raise HTTPException(422, str(exc)) from None
+    audit(session, official, "correct", "ticket", ticket.code, category=body.category)
     session.commit()
     return ticket_detail(session, ticket)

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import yaml
 from sqlalchemy import func, select
 
 from backend.db.models import AuditLog, Citizen, OutboxItem, Ticket
+from backend.services.corrections import export_corrections
 from handlers.ports import TicketDraft
 
 from .conftest import Api, add_official
@@ -137,3 +141,20 @@ def test_health_and_readiness(api: Api) -> None:
     assert api.client.get("/healthz").status_code == 200
     ready = api.client.get("/readyz")
     assert ready.status_code == 200 and ready.json()["checks"] == {"database": True, "redis": True}
+
+
+def test_category_corrections_become_rasa_training_data(api: Api, tmp_path: Path) -> None:
+    add_official(api.container, "xa.hk", "00070")
+    code = _file(api, "Bãi rác tự phát bốc mùi ở Hoàn Kiếm", "01", "00070")
+    hk = api.login("xa.hk")
+    r = api.client.post(f"/api/tickets/{code}/category", json={"category": "moi_truong"}, headers=hk)
+    assert r.status_code == 200 and r.json()["category"] == "moi_truong"
+    assert api.client.post(f"/api/tickets/{code}/category", json={"category": "bogus"}, headers=hk).status_code == 422
+    out = tmp_path / "corrections.yml"
+    with api.container.scope() as s:
+        assert export_corrections(s, out) == 1
+    doc = yaml.safe_load(out.read_text(encoding="utf-8"))
+    assert doc["version"] == "3.1"
+    assert doc["nlu"] == [{"intent": "gui_phan_anh/moi_truong", "examples": "- Bãi rác tự phát bốc mùi ở Hoàn Kiếm\n"}]
+    with api.container.scope() as s:
+        assert export_corrections(s, out) == 0  # already exported

@@ -255,3 +255,37 @@ def test_twenty_reports_of_one_flooded_road_form_one_cluster(world: World) -> No
         assert {t.code for t in cluster} == set(codes)
         assert other.duplicate_of is None
         assert world.ops.cluster(s, other) == [other]
+
+
+def test_scheduler_picks_only_overdue_open_tickets(world: World) -> None:
+    from contextlib import contextmanager
+
+    from backend.workers.sla import SlaWorker
+
+    past = utcnow() - timedelta(minutes=5)
+    with world.session() as s:
+        c = world.citizen(s)
+        late_accept = world.ops.file(s, c, draft("a"))
+        late_accept.accept_deadline = past
+        late_answer = world.ops.file(s, c, draft("b", commune="00073"))
+        late_answer.status, late_answer.deadline = st.DANG_XU_LY, past
+        closed = world.ops.file(s, c, draft("c"))
+        closed.status, closed.deadline, closed.accept_deadline = st.DA_DONG, past, past
+        accepted_in_time = world.ops.file(s, c, draft("d"))
+        accepted_in_time.status, accepted_in_time.accept_deadline = (
+            st.DA_TIEP_NHAN,
+            past,
+        )  # accepted: only answer counts
+        s.commit()
+        expected = {late_accept.id, late_answer.id}
+
+    @contextmanager
+    def scope() -> Iterator[Session]:
+        with world.session() as s:
+            yield s
+
+    worker = SlaWorker(scope, world.ops)
+    assert worker.run_once() == 2
+    assert worker.run_once() == 0  # exactly once
+    with world.session() as s:
+        assert {t.id for t in s.scalars(select(Ticket).where(Ticket.overdue.is_(True)))} == expected
