@@ -12,7 +12,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 
-from backend.api.routes import auth, health, nlu, open311, tickets, webchat
+from backend.api.routes import auth, health, nlu, open311, tickets, webchat, webhooks
 from backend.config import Settings, get_settings
 from backend.console import routes as console
 from backend.container import Container
@@ -92,4 +92,5 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         app.include_router(module.router)
     app.include_router(console.router)
     app.include_router(chat_page.router)
+    app.include_router(webhooks.router)
     return app

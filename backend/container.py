@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
 from contextlib import contextmanager
 from functools import cached_property
 from pathlib import Path
@@ -75,6 +76,9 @@ class Container:
         self.engine = engine or make_engine(settings.database_url)
         self.session_factory: sessionmaker[Session] = make_session_factory(self.engine)
         self.kv = kv or make_kv(settings.redis_url)
+        self._senders: dict[str, Any] | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._wakeup: asyncio.Event | None = None
 
     @contextmanager
     def scope(self) -> Iterator[Session]:
@@ -127,12 +131,71 @@ class Container:
     def intake(self) -> Intake:
         return Intake(self.scope, self.handle)
 
+    # -- channels ---------------------------------------------------------------------------------------
     async def channel_senders(self) -> dict[str, Any]:
         """Senders for the configured platforms (none when no tokens are set: the web chat needs none)."""
-        return {}
+        from backend.services.channels import build_senders
+
+        if self._senders is None:
+            self._senders = await build_senders(self)
+        return self._senders
 
     def rate_limiter(self) -> Any:
-        return None
+        from bot.ratelimit import RateLimiter
+
+        s = self.settings
+        return RateLimiter(
+            self.kv.aio,
+            telegram_overall=s.telegram_rate_overall,
+            telegram_per_chat=s.telegram_rate_per_chat,
+            zalo_overall=s.zalo_rate_overall,
+        )
+
+    async def answer_telegram_callback(self, query_id: str) -> None:
+        senders = await self.channel_senders()
+        sender = senders.get("telegram")
+        if sender is not None:
+            try:
+                await sender.answer_callback(query_id)
+            except Exception:
+                log.warning("could not answer Telegram callback query %s", query_id, exc_info=True)
+
+    def spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
+        """Run a short background task (kept referenced until done)."""
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def inbound_wakeup(self) -> asyncio.Event:
+        if self._wakeup is None:
+            self._wakeup = asyncio.Event()
+        return self._wakeup
+
+    def wake_inbound(self) -> None:
+        if self._wakeup is not None:
+            self._wakeup.set()
+
+    def record_ignored(self, channel: str, digest: str, outcome: str, raw: bytes) -> None:
+        """Keep a record of webhook events we do not act on (once per distinct payload)."""
+        from sqlalchemy.exc import IntegrityError
+
+        from backend.db.models import Message, utcnow
+
+        with self.scope() as session:
+            session.add(
+                Message(
+                    channel=channel,
+                    direction="in",
+                    platform_message_id=f"ignored:{digest}",
+                    kind="ignored",
+                    data={"outcome": outcome, "raw": raw[:4000].decode("utf-8", "replace")},
+                    processed_at=utcnow(),
+                )
+            )
+            try:
+                session.commit()
+            except IntegrityError:
+                session.rollback()
 
     def db_ok(self) -> bool:
         try:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 from contextlib import AbstractContextManager
@@ -92,13 +91,17 @@ class InboundWorker:
             await asyncio.to_thread(self.consume, message_id)
         return len(ids)
 
-    async def run_forever(self, stop: asyncio.Event, idle: float = 0.3) -> None:
+    async def run_forever(self, stop: asyncio.Event, wakeup: asyncio.Event | None = None, idle: float = 0.3) -> None:
+        wakeup = wakeup or asyncio.Event()
         while not stop.is_set():
+            wakeup.clear()
             try:
                 n = await self.run_once()
             except Exception:
                 log.exception("inbound worker iteration failed")
                 n = 0
             if n == 0:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), timeout=idle)
+                waiters = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(wakeup.wait())]
+                await asyncio.wait(waiters, timeout=idle, return_when=asyncio.FIRST_COMPLETED)
+                for w in waiters:
+                    w.cancel()

@@ -22,7 +22,9 @@ async def run_workers(container: Container, stop: asyncio.Event) -> None:
         )
         inbound = InboundWorker(container.scope, container.intake)
         sla = SlaWorker(container.scope, container.ops)
-        await asyncio.gather(outbox.run_forever(stop), inbound.run_forever(stop), sla.run_forever(stop))
+        await asyncio.gather(
+            outbox.run_forever(stop), inbound.run_forever(stop, container.inbound_wakeup()), sla.run_forever(stop)
+        )
     finally:
         for sender in senders.values():
             await sender.aclose()
