@@ -1,0 +1,82 @@
+"""An official logs in to the console in a real browser, opens a ticket, replies and changes its status."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+
+from backend.app import create_app
+from backend.config import Settings
+from backend.container import Container
+from backend.db.migrate import upgrade
+from backend.db.models import Citizen, Official, OrgUnit, OutboxItem, Ticket
+from backend.services.security import hash_password
+from handlers.ports import TicketDraft
+from tests.liveserver import live_server
+
+
+class Texts:
+    def render(self, key: str, /, **kw: object) -> str:
+        return f"{key}: {kw.get('text', '')}"
+
+    def status_name(self, code: str) -> str:
+        return {"moi": "Mới", "da_tiep_nhan": "Đã tiếp nhận", "dang_xu_ly": "Đang xử lý"}.get(code, code)
+
+    def category_name(self, code: str) -> str:
+        return {"ha_tang": "Hạ tầng"}.get(code, code)
+
+
+def test_official_works_a_ticket_in_the_browser(browser: Any, tmp_path: Path) -> None:
+    settings = Settings(_env_file=None, environment="test", database_url=f"sqlite:///{tmp_path / 'b.db'}",  # type: ignore[call-arg]
+                        run_workers=False, model_dir=tmp_path / "models")
+    container = Container(settings)
+    upgrade(container.engine)
+    with container.scope() as s:
+        for code, name, level, parent in [("TW", "Ủy ban Trung ương MTTQ Việt Nam", "central", None),
+                                          ("01", "Thành phố Hà Nội", "province", "TW"),
+                                          ("00070", "Phường Hoàn Kiếm", "commune", "01")]:
+            s.add(OrgUnit(code=code, name=name, short_name=name, level=level, parent_code=parent))
+            s.flush()
+        s.add(Official(username="canbo.hk", password_hash=hash_password("mat-khau-123"), role="officer",
+                       unit_code="00070", full_name="Nguyễn Văn An"))
+        citizen = Citizen(channel="webchat", platform_user_id="w-browser-1", chat_id="w-browser-1")
+        s.add(citizen)
+        s.flush()
+        container.texts = Texts()
+        code = container.ops.file(s, citizen, TicketDraft(text="Đèn đường phố Hàng Bài hỏng cả tuần nay",
+                                                          category="ha_tang", province_code="01",
+                                                          commune_code="00070")).code
+        s.commit()
+
+    with live_server(create_app(settings, container)) as url:
+        page = browser.new_page()
+        page.goto(f"{url}/console")
+        assert page.url.endswith("/console/login")
+        page.fill("input[name=username]", "canbo.hk")
+        page.fill("input[name=password]", "sai-mat-khau")
+        page.click("button[type=submit]")
+        assert "Sai tên đăng nhập" in page.inner_text("[role=alert]")
+        page.fill("input[name=username]", "canbo.hk")
+        page.fill("input[name=password]", "mat-khau-123")
+        page.click("button[type=submit]")
+        page.wait_for_url(f"{url}/console")
+        assert "Nguyễn Văn An" in page.inner_text("header")
+        page.click(f"text={code}")
+        page.wait_for_url(f"{url}/console/tickets/{code}")
+        assert "Đèn đường phố Hàng Bài" in page.inner_text("main")
+        page.fill("textarea[name=text] >> nth=0", "Chúng tôi đã báo Công ty Chiếu sáng đô thị.")
+        page.click("text=Gửi trả lời")
+        assert "Đã gửi trả lời" in page.inner_text("[role=status]")
+        page.select_option("select[name=status]", "dang_xu_ly")
+        page.click("text=Cập nhật")
+        assert "Đang xử lý" in page.inner_text("#status")
+        page.screenshot(path=str(tmp_path / "console.png"), full_page=True)
+        page.close()
+
+    with container.scope() as s:
+        assert s.scalars(select(Ticket)).one().status == "dang_xu_ly"
+        texts = [i.text for i in s.scalars(select(OutboxItem).order_by(OutboxItem.id))]
+        assert texts[0] == "notify_reply: Chúng tôi đã báo Công ty Chiếu sáng đô thị."
+    container.close()
