@@ -32,18 +32,43 @@ class SeedReport:
 
 
 def gazetteer_units() -> tuple[list[tuple[str, str, str, str, str | None, str]], str]:
-    """(code, name, short name, level, parent code, division type) for every unit, and the data version."""
-    from nlu.gazetteer import load_gazetteer
+    """(code, name, short name, level, parent code, division type) for every unit, and the data version.
 
-    gaz = load_gazetteer()
+    Read from the maintained ``vietnam-provinces`` package (post-1 July 2025 units, official codes).
+    """
+    import vietnam_provinces
+    from vietnam_provinces import Province, Ward
+
     rows: list[tuple[str, str, str, str, str | None, str]] = [
         (CENTRAL, CENTRAL_NAME, "Trung ương", "central", None, "trung ương")
     ]
-    for p in gaz.provinces:
-        rows.append((p.code, p.name, p.short_name, "province", CENTRAL, p.division_type))
-    for c in gaz.communes:
-        rows.append((c.code, c.name, c.short_name, "commune", c.parent_code, c.division_type))
-    return rows, str(getattr(gaz, "data_version", ""))
+    provinces = sorted(Province.iter_all(), key=lambda p: int(p.code))
+    for p in provinces:
+        dtype = p.division_type.value
+        name = p.name if dtype != "tỉnh" or p.name.startswith("Tỉnh ") else f"Tỉnh {p.name}"
+        rows.append((f"{int(p.code):02d}", name, _short(name), "province", CENTRAL, dtype))
+    for w in sorted(Ward.iter_all(), key=lambda w: int(w.code)):
+        rows.append(
+            (
+                f"{int(w.code):05d}",
+                w.name,
+                _short(w.name),
+                "commune",
+                f"{int(w.province_code):02d}",
+                w.division_type.value,
+            )
+        )
+    return rows, f"vietnam-provinces {vietnam_provinces.__version__} (data {vietnam_provinces.__data_version__})"
+
+
+_PREFIXES = ("Thành phố ", "Tỉnh ", "Phường ", "Xã ", "Đặc khu ", "Thị trấn ")
+
+
+def _short(name: str) -> str:
+    for prefix in _PREFIXES:
+        if name.startswith(prefix):
+            return name[len(prefix) :]
+    return name
 
 
 def seed_units(session: Session) -> SeedReport:

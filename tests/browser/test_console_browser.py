@@ -29,25 +29,46 @@ class Texts:
 
 
 def test_official_works_a_ticket_in_the_browser(browser: Any, tmp_path: Path) -> None:
-    settings = Settings(_env_file=None, environment="test", database_url=f"sqlite:///{tmp_path / 'b.db'}",  # type: ignore[call-arg]
-                        run_workers=False, model_dir=tmp_path / "models")
+    settings = Settings(
+        _env_file=None,
+        environment="test",
+        database_url=f"sqlite:///{tmp_path / 'b.db'}",  # type: ignore[call-arg]
+        run_workers=False,
+        model_dir=tmp_path / "models",
+    )
     container = Container(settings)
     upgrade(container.engine)
     with container.scope() as s:
-        for code, name, level, parent in [("TW", "Ủy ban Trung ương MTTQ Việt Nam", "central", None),
-                                          ("01", "Thành phố Hà Nội", "province", "TW"),
-                                          ("00070", "Phường Hoàn Kiếm", "commune", "01")]:
+        for code, name, level, parent in [
+            ("TW", "Ủy ban Trung ương MTTQ Việt Nam", "central", None),
+            ("01", "Thành phố Hà Nội", "province", "TW"),
+            ("00070", "Phường Hoàn Kiếm", "commune", "01"),
+        ]:
             s.add(OrgUnit(code=code, name=name, short_name=name, level=level, parent_code=parent))
             s.flush()
-        s.add(Official(username="canbo.hk", password_hash=hash_password("mat-khau-123"), role="officer",
-                       unit_code="00070", full_name="Nguyễn Văn An"))
+        s.add(
+            Official(
+                username="canbo.hk",
+                password_hash=hash_password("mat-khau-123"),
+                role="officer",
+                unit_code="00070",
+                full_name="Nguyễn Văn An",
+            )
+        )
         citizen = Citizen(channel="webchat", platform_user_id="w-browser-1", chat_id="w-browser-1")
         s.add(citizen)
         s.flush()
         container.texts = Texts()
-        code = container.ops.file(s, citizen, TicketDraft(text="Đèn đường phố Hàng Bài hỏng cả tuần nay",
-                                                          category="ha_tang", province_code="01",
-                                                          commune_code="00070")).code
+        code = container.ops.file(
+            s,
+            citizen,
+            TicketDraft(
+                text="Đèn đường phố Hàng Bài hỏng cả tuần nay",
+                category="ha_tang",
+                province_code="01",
+                commune_code="00070",
+            ),
+        ).code
         s.commit()
 
     with live_server(create_app(settings, container)) as url:
