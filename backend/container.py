@@ -29,6 +29,12 @@ from handlers.ports import CitizenRef, Parser, Reply
 log = logging.getLogger(__name__)
 
 
+def training_paths(data_dir: Path) -> list[Path]:
+    """The NLU training data: everything under data/nlu except the held-out test folder."""
+    root = data_dir / "nlu"
+    return [p for p in sorted(root.iterdir()) if p.is_dir() and p.name != "test"]
+
+
 class EngineParser(Parser):
     """The active NLU model from the model store, loaded once and swapped atomically on activation."""
 
@@ -57,7 +63,7 @@ class EngineParser(Parser):
             from nlu.store import train_and_save
 
             log.info("no active NLU model: training one from %s", self._data_dir / "nlu")
-            version = train_and_save([self._data_dir / "nlu" / "categories", self._data_dir / "nlu" / "intents"], store)
+            version = train_and_save(training_paths(self._data_dir), store)
             store.activate(version)
         return NLUEngine.load(store.active_path())
 
@@ -121,7 +127,13 @@ class Container:
     def conversation(self) -> Any:
         from handlers.conversation import Conversation
 
-        return Conversation(self.parser, self.tickets, RedisStateStore(self.kv.sync), self.texts)
+        return Conversation(
+            self.parser,
+            self.tickets,
+            RedisStateStore(self.kv.sync),
+            self.texts,
+            chitchat_per_minute=self.settings.citizen_rate_per_minute,
+        )
 
     def handle(self, citizen: CitizenRef, msg: InboundMessage) -> list[Reply]:
         replies: list[Reply] = self.conversation.handle(citizen, msg)
@@ -141,6 +153,8 @@ class Container:
         return self._senders
 
     def rate_limiter(self) -> Any:
+        if not (self.settings.telegram_token or self.settings.zalo_app_id or self.settings.zalobot_token):
+            return None  # the web chat needs no platform rate limit
         from bot.ratelimit import RateLimiter
 
         s = self.settings

@@ -62,6 +62,7 @@ class TicketSummary:
     created_at: datetime
     updated_at: datetime
     last_note: str | None = None  # last public reply or status note
+    deadline: datetime | None = None  # when an answer is due
 
 
 class TicketError(Exception):
@@ -108,6 +109,13 @@ class TicketService(abc.ABC):
     @abc.abstractmethod
     def unit_candidates(self, commune_codes: list[str]) -> list[tuple[str, str]]:
         """(code, full name) of the given units, for offering choices."""
+
+    @abc.abstractmethod
+    def get_consent(self, citizen: CitizenRef) -> str | None:
+        """ "named", "anonymous" or None (not given, or withdrawn)."""
+
+    @abc.abstractmethod
+    def set_consent(self, citizen: CitizenRef, value: str | None) -> None: ...
 
 
 class StateStore(abc.ABC):

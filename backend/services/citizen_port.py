@@ -37,6 +37,7 @@ def summary(session: Session, ticket: Ticket) -> TicketSummary:
         created_at=ticket.created_at,
         updated_at=ticket.updated_at,
         last_note=last.note if last else None,
+        deadline=ticket.deadline,
     )
 
 

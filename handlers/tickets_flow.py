@@ -1,0 +1,188 @@
+"""The citizen's own tickets: status, adding information, withdrawing, rating the answer."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from bot.messages import Button, InboundMessage
+from handlers.ports import CitizenRef, Reply, TicketError, TicketSummary
+from handlers.state import State, fold, reply
+
+if TYPE_CHECKING:
+    from handlers.conversation import Conversation
+
+FINAL = {"da_dong", "tu_choi"}
+ANSWERED = {"da_tra_loi", "da_dong"}
+_STARS = re.compile(r"\b([1-5])\s*(?:sao|\*|/\s*5|diem)?\b")
+
+
+class TicketsFlow:
+    def __init__(self, conv: Conversation) -> None:
+        self.c = conv
+
+    def _when(self, value: datetime) -> str:
+        return value.astimezone(self.c.tz).strftime("%H:%M %d/%m/%Y")
+
+    def detail(self, s: TicketSummary) -> Reply:
+        t = self.c.texts
+        text = t.render(
+            "status_detail",
+            code=s.code,
+            status=t.status_name(s.status),
+            unit=s.unit_name,
+            updated=self._when(s.updated_at),
+        )
+        if s.last_note:
+            text += "\n" + t.render("status_last_note", note=s.last_note)
+        return reply(text)
+
+    def status(self, citizen: CitizenRef, state: State, code: str | None) -> list[Reply]:
+        t = self.c.texts
+        if code:
+            found = self.c.tickets.get_mine(citizen, code)
+            return [self.detail(found) if found else reply(t.render("status_not_found", code=code))]
+        mine = self.c.tickets.list_mine(citizen)
+        if not mine:
+            return [reply(t.render("status_none"))]
+        if len(mine) == 1:
+            return [self.detail(mine[0])]
+        lines = [t.render("status_header")] + [
+            t.render(
+                "status_line",
+                code=s.code,
+                status=t.status_name(s.status),
+                unit=s.unit_name,
+                updated=self._when(s.updated_at),
+            )
+            for s in mine
+        ]
+        state.data["purpose"] = "status"
+        self.c.goto(state, "await_ticket")
+        return [reply("\n".join(lines), [Button(s.code, f"ticket:{s.code}") for s in mine[:8]], state)]
+
+    def choose(self, citizen: CitizenRef, state: State, purpose: str, code: str | None) -> list[Reply]:
+        """Start adding information or withdrawing: the ticket named, the only open one, or a choice."""
+        t = self.c.texts
+        if code:
+            found = self.c.tickets.get_mine(citizen, code)
+            if found is None:
+                return [reply(t.render("status_not_found", code=code))]
+            return self.chosen(citizen, state, purpose, found)
+        open_ = [s for s in self.c.tickets.list_mine(citizen) if s.status not in FINAL]
+        if not open_:
+            return [reply(t.render("no_open_tickets"))]
+        if len(open_) == 1:
+            return self.chosen(citizen, state, purpose, open_[0])
+        state.data["purpose"] = purpose
+        self.c.goto(state, "await_ticket")
+        return [reply(t.render("ask_which_ticket"), [Button(s.code, f"ticket:{s.code}") for s in open_[:8]], state)]
+
+    def chosen(self, citizen: CitizenRef, state: State, purpose: str, s: TicketSummary) -> list[Reply]:
+        t = self.c.texts
+        state.ticket = s.code
+        if purpose == "status":
+            state.reset()
+            return [self.detail(s)]
+        if purpose == "add":
+            if s.status in FINAL:
+                state.reset()
+                return [reply(t.render("info_closed", code=s.code))]
+            self.c.goto(state, "await_add_info")
+            return [reply(t.render("ask_add_info", code=s.code), state=state)]
+        if s.status in FINAL or s.status == "da_tra_loi":
+            state.reset()
+            return [reply(t.render("withdraw_closed", code=s.code))]
+        self.c.goto(state, "await_withdraw_reason")
+        return [reply(t.render("ask_withdraw_reason", code=s.code), [Button(t.render("skip_button"), "skip")], state)]
+
+    def on_ticket(self, citizen: CitizenRef, state: State, msg: InboundMessage) -> list[Reply]:
+        payload = msg.payload or ""
+        code = payload[7:] if payload.startswith("ticket:") else self.c.ticket_code(msg.text)
+        purpose = str(state.data.get("purpose", "status"))
+        if not code:
+            state.reset()
+            return self.c.handle_idle(citizen, state, msg)
+        found = self.c.tickets.get_mine(citizen, code)
+        if found is None:
+            return [reply(self.c.texts.render("status_not_found", code=code))]
+        return self.chosen(citizen, state, purpose, found)
+
+    def on_add_info(self, citizen: CitizenRef, state: State, msg: InboundMessage) -> list[Reply]:
+        code = state.ticket or ""
+        state.reset()
+        return self.add_info(citizen, code, msg)
+
+    def add_info(self, citizen: CitizenRef, code: str, msg: InboundMessage, handoff: bool = False) -> list[Reply]:
+        t = self.c.texts
+        try:
+            self.c.tickets.add_info(citizen, code, msg.text, list(msg.attachments), msg.location)
+        except TicketError as exc:
+            key = "info_closed" if exc.code == "closed" else "status_not_found"
+            return [reply(t.render(key, code=code))]
+        return [reply(t.render("handoff_forwarded" if handoff else "info_added", code=code))]
+
+    def on_withdraw_reason(self, citizen: CitizenRef, state: State, msg: InboundMessage) -> list[Reply]:
+        t = self.c.texts
+        code = state.ticket or ""
+        reason = None if msg.payload == "skip" or self.c.yes_no(msg) == "no" else (msg.text or None)
+        state.reset()
+        try:
+            self.c.tickets.withdraw(citizen, code, reason)
+        except TicketError:
+            return [reply(t.render("withdraw_closed", code=code))]
+        return [reply(t.render("withdrawn", code=code))]
+
+    # -- rating --------------------------------------------------------------------------------------------
+    def ask_rating(self, state: State, code: str) -> list[Reply]:
+        t = self.c.texts
+        state.reset()
+        state.ticket = code
+        self.c.goto(state, "await_rating")
+        buttons = [Button(t.render("star_button", n=n), f"stars:{n}") for n in range(5, 0, -1)]
+        return [reply(t.render("ask_rating", code=code), buttons, state)]
+
+    def start_rating(self, citizen: CitizenRef, state: State, msg: InboundMessage) -> list[Reply]:
+        answered = [s for s in self.c.tickets.list_mine(citizen) if s.status in ANSWERED]
+        if not answered:
+            return [reply(self.c.texts.render("nothing_to_rate"))]
+        out = self.ask_rating(state, answered[0].code)
+        stars = self._stars(msg)
+        if stars:
+            state.data["stars"] = stars
+            return self.on_rating(citizen, state, msg)
+        return out
+
+    @staticmethod
+    def _stars(msg: InboundMessage) -> int | None:
+        if msg.payload and msg.payload.startswith("stars:"):
+            return int(msg.payload[6:])
+        m = _STARS.search(fold(msg.text)) if msg.text else None
+        return int(m.group(1)) if m else None
+
+    def on_rating(self, citizen: CitizenRef, state: State, msg: InboundMessage) -> list[Reply]:
+        t = self.c.texts
+        stars = state.data.get("stars") or self._stars(msg)
+        if not stars:
+            return [
+                reply(
+                    t.render("rating_invalid"),
+                    [Button(t.render("star_button", n=n), f"stars:{n}") for n in range(5, 0, -1)],
+                    state,
+                )
+            ]
+        state.data["stars"] = int(stars)
+        self.c.goto(state, "await_rating_comment")
+        return [reply(t.render("ask_rating_comment"), [Button(t.render("skip_button"), "skip")], state)]
+
+    def on_rating_comment(self, citizen: CitizenRef, state: State, msg: InboundMessage) -> list[Reply]:
+        t = self.c.texts
+        code, stars = state.ticket or "", int(state.data.get("stars", 0))
+        comment = None if msg.payload == "skip" or self.c.yes_no(msg) == "no" else (msg.text or None)
+        state.reset()
+        try:
+            self.c.tickets.rate(citizen, code, stars, comment)
+        except TicketError:
+            return [reply(t.render("nothing_to_rate"))]
+        return [reply(t.render("rated_low" if stars <= 2 else "rated", stars=stars, code=code))]

@@ -1,0 +1,150 @@
+"""Vietnamese text normalisation: NFC, tone-mark placement, case, teencode, diacritics folding."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import lru_cache
+
+# Old-style tone placement (hoà, thuý, quỳ...) → the modern one used by most keyboards today (hòa, thúy).
+_TONE_FIX = {
+    "oà": "òa",
+    "oá": "óa",
+    "oả": "ỏa",
+    "oã": "õa",
+    "oạ": "ọa",
+    "oè": "òe",
+    "oé": "óe",
+    "oẻ": "ỏe",
+    "oẽ": "õe",
+    "oẹ": "ọe",
+    "uỳ": "ùy",
+    "uý": "úy",
+    "uỷ": "ủy",
+    "uỹ": "ũy",
+    "uỵ": "ụy",
+}
+_TONE_RE = re.compile("|".join(_TONE_FIX))
+
+# Abbreviations and chat spelling; matched on whole words of the lower-cased text.
+ABBREVIATIONS: dict[str, str] = {
+    "ko": "không",
+    "k": "không",
+    "kg": "không",
+    "khong": "không",
+    "hok": "không",
+    "hong": "không",
+    "hông": "không",
+    "hem": "không",
+    "khum": "không",
+    "k0": "không",
+    "dc": "được",
+    "đc": "được",
+    "dk": "được",
+    "đk": "được",
+    "duoc": "được",
+    "j": "gì",
+    "gj": "gì",
+    "ntn": "như thế nào",
+    "nt": "như thế",
+    "bv": "bệnh viện",
+    "ubnd": "ủy ban nhân dân",
+    "ub": "ủy ban",
+    "hđnd": "hội đồng nhân dân",
+    "mttq": "mặt trận tổ quốc",
+    "tp": "thành phố",
+    "tx": "thị xã",
+    "tt": "thị trấn",
+    "mn": "mọi người",
+    "ae": "anh em",
+    "vs": "với",
+    "ng": "người",
+    "ngta": "người ta",
+    "nc": "nước",
+    "bh": "bao giờ",
+    "bjo": "bây giờ",
+    "bgio": "bây giờ",
+    "r": "rồi",
+    "roi": "rồi",
+    "cx": "cũng",
+    "cg": "cũng",
+    "z": "vậy",
+    "v": "vậy",
+    "zậy": "vậy",
+    "dzậy": "vậy",
+    "dzay": "vậy",
+    "trc": "trước",
+    "sdt": "số điện thoại",
+    "sđt": "số điện thoại",
+    "đt": "điện thoại",
+    "bhyt": "bảo hiểm y tế",
+    "bhxh": "bảo hiểm xã hội",
+    "cccd": "căn cước công dân",
+    "cmnd": "chứng minh nhân dân",
+    "gplx": "giấy phép lái xe",
+    "qsdđ": "quyền sử dụng đất",
+    "qsdd": "quyền sử dụng đất",
+    "sổ đỏ": "sổ đỏ",
+    "pccc": "phòng cháy chữa cháy",
+    "csgt": "cảnh sát giao thông",
+    "thks": "cảm ơn",
+    "thanks": "cảm ơn",
+    "tks": "cảm ơn",
+    "thank": "cảm ơn",
+    "camon": "cảm ơn",
+    "oke": "ok",
+    "okie": "ok",
+    "okela": "ok",
+    "uk": "ừ",
+    "uh": "ừ",
+    "um": "ừ",
+    "ukm": "ừ",
+    "ad": "admin",
+    "bn": "bao nhiêu",
+    "bnhiu": "bao nhiêu",
+    "wa": "quá",
+    "qa": "quá",
+    "lun": "luôn",
+    "ntn?": "như thế nào",
+}
+_WORD_RE = re.compile(r"\w+[?]?|[^\w\s]", re.UNICODE)
+_SPACE_RE = re.compile(r"\s+")
+_PUNCT_GLUE = re.compile(r"([.,;:!?()\"'])")
+
+
+def nfc(text: str) -> str:
+    return unicodedata.normalize("NFC", text)
+
+
+def fix_tone_marks(text: str) -> str:
+    """``hoà`` → ``hòa``, ``thuý`` → ``thúy`` (lower-case input)."""
+    return _TONE_RE.sub(lambda m: _TONE_FIX[m.group(0)], text)
+
+
+@lru_cache(maxsize=4096)
+def _strip_word(word: str) -> str:
+    decomposed = unicodedata.normalize("NFD", word.replace("đ", "d").replace("Đ", "D"))
+    return "".join(ch for ch in decomposed if unicodedata.category(ch) != "Mn")
+
+
+def strip_diacritics(text: str) -> str:
+    """``Đường ngập`` → ``Duong ngap`` (keeps length and positions for ordinary Vietnamese text)."""
+    return " ".join(_strip_word(w) for w in text.split(" "))
+
+
+def expand_abbreviations(text: str) -> str:
+    """Expand chat spelling on whole words of lower-cased text."""
+    words = text.split()
+    return " ".join(ABBREVIATIONS.get(w, w) for w in words)
+
+
+def normalize(text: str) -> str:
+    """NFC, lower case, modern tone marks, punctuation spaced, abbreviations expanded, spaces collapsed."""
+    text = fix_tone_marks(nfc(text).lower())
+    text = _PUNCT_GLUE.sub(r" \1 ", text)
+    text = _SPACE_RE.sub(" ", text).strip()
+    return expand_abbreviations(text)
+
+
+def has_diacritics(text: str) -> bool:
+    return strip_diacritics(text) != text

@@ -1,0 +1,149 @@
+"""The model store: versioned model directories plus an ``ACTIVE`` pointer switched atomically."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from collections import Counter
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import joblib
+
+from nlu.classifier import IntentClassifier
+from nlu.rasa_data import Example, load_examples
+
+MODEL_FILE = "model.joblib"
+META_FILE = "metadata.json"
+ACTIVE_FILE = "ACTIVE"
+
+
+class ModelStoreError(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    version: str
+    path: Path
+    metadata: dict[str, Any]
+    active: bool
+
+
+class ModelStore:
+    def __init__(self, root: Path | str) -> None:
+        self.root = Path(root)
+
+    def path(self, version: str) -> Path:
+        if not version or "/" in version or version.startswith("."):
+            raise ModelStoreError(f"invalid model version {version!r}")
+        return self.root / version
+
+    def active_version(self) -> str | None:
+        try:
+            version = (self.root / ACTIVE_FILE).read_text(encoding="utf-8").strip()
+        except FileNotFoundError:
+            return None
+        return version or None
+
+    def active_path(self) -> Path:
+        version = self.active_version()
+        if version is None:
+            raise ModelStoreError(f"no active model in {self.root}: train one (gopy nlu train) and activate it")
+        return self.path(version)
+
+    def versions(self) -> list[ModelInfo]:
+        active = self.active_version()
+        infos = []
+        if self.root.exists():
+            for d in sorted(p for p in self.root.iterdir() if (p / META_FILE).exists()):
+                meta = json.loads((d / META_FILE).read_text(encoding="utf-8"))
+                infos.append(ModelInfo(d.name, d, meta, d.name == active))
+        return infos
+
+    def resolve(self, ref: str) -> Path:
+        """A version name, ``latest``, ``active`` or a model directory path."""
+        if ref == "active":
+            return self.active_path()
+        if ref == "latest":
+            versions = self.versions()
+            if not versions:
+                raise ModelStoreError(f"no models in {self.root}")
+            return versions[-1].path
+        candidate = Path(ref)
+        if (candidate / MODEL_FILE).exists():
+            return candidate
+        path = self.path(ref)
+        if not (path / MODEL_FILE).exists():
+            raise ModelStoreError(f"unknown model {ref!r} (see gopy nlu models)")
+        return path
+
+    def activate(self, ref: str) -> str:
+        path = self.resolve(ref)
+        load_model(path)  # refuse a corrupt model: the active one stays
+        self.root.mkdir(parents=True, exist_ok=True)
+        tmp = self.root / f".{ACTIVE_FILE}.{os.getpid()}.tmp"
+        tmp.write_text(path.name, encoding="utf-8")
+        os.replace(tmp, self.root / ACTIVE_FILE)
+        return path.name
+
+    def save(self, classifier: IntentClassifier, metadata: dict[str, Any], out: Path | None = None) -> Path:
+        version = metadata["version"]
+        target = out or self.path(version)
+        tmp = target.with_name(f".{target.name}.tmp")
+        tmp.mkdir(parents=True, exist_ok=True)
+        joblib.dump({"classifier": classifier, "version": version}, tmp / MODEL_FILE, compress=3)
+        (tmp / META_FILE).write_text(json.dumps(metadata, ensure_ascii=False, indent=2), encoding="utf-8")
+        if target.exists():
+            raise ModelStoreError(f"{target} already exists")
+        os.replace(tmp, target)
+        return target
+
+
+def load_model(path: Path) -> tuple[IntentClassifier, dict[str, Any]]:
+    try:
+        bundle = joblib.load(path / MODEL_FILE)  # only files this store wrote
+        meta = json.loads((path / META_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError, EOFError, KeyError) as exc:
+        raise ModelStoreError(f"cannot load model from {path}: {exc}") from exc
+    classifier = bundle.get("classifier") if isinstance(bundle, dict) else None
+    if not isinstance(classifier, IntentClassifier):
+        raise ModelStoreError(f"{path} does not hold a gopy model")
+    return classifier, meta
+
+
+def data_hash(examples: list[Example]) -> str:
+    h = hashlib.sha256()
+    for ex in sorted(examples, key=lambda e: (e.label, e.text)):
+        h.update(f"{ex.label}\t{ex.text}\n".encode())
+    return h.hexdigest()
+
+
+def train(examples: list[Example]) -> tuple[IntentClassifier, dict[str, Any]]:
+    started = time.perf_counter()
+    classifier = IntentClassifier().fit([e.text for e in examples], [e.label for e in examples])
+    seconds = time.perf_counter() - started
+    digest = data_hash(examples)
+    now = datetime.now(UTC)
+    version = f"{now:%Y%m%d-%H%M%S}-{digest[:6]}"
+    metadata = {
+        "version": version,
+        "created_at": now.isoformat(),
+        "train_seconds": round(seconds, 2),
+        "examples": len(examples),
+        "labels": dict(sorted(Counter(e.label for e in examples).items())),
+        "data_sha256": digest,
+        "model": "tfidf(char 2-5 + words 1-2 folded + segmented words) + logistic regression",
+    }
+    return classifier, metadata
+
+
+def train_and_save(data_paths: list[Path], store: ModelStore, out: Path | None = None) -> str:
+    """Train on the given Rasa files/directories and write a new version; never activates it."""
+    classifier, metadata = train(load_examples(data_paths))
+    store.save(classifier, metadata, out)
+    return str(metadata["version"])
