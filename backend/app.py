@@ -70,6 +70,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
             stop.set()
             if task is not None:
                 await task
+            await container.aclose()
 
     app = FastAPI(
         title="gopy — Mặt trận số",

@@ -81,7 +81,10 @@ def worker() -> None:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        await run_workers(container, stop)
+        try:
+            await run_workers(container, stop)
+        finally:
+            await container.aclose()
 
     asyncio.run(main())
 

@@ -219,6 +219,14 @@ class Container:
         except Exception:
             return False
 
+    async def aclose(self) -> None:
+        """Release what belongs to the event loop that is ending (async Redis, platform clients)."""
+        if self._senders:
+            for sender in self._senders.values():
+                await sender.aclose()
+            self._senders = None
+        await self.kv.aio.aclose()
+
     def close(self) -> None:
         self.kv.close()
         self.engine.dispose()

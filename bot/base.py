@@ -34,6 +34,7 @@ class InboundResult:
 
     message: InboundMessage | None
     outcome: str = "accepted"  # "accepted" | "ignored:<why>" | "unsupported"
+    callback_query_id: str | None = None  # Telegram: a button press to acknowledge
 
 
 class ChannelSender(abc.ABC):

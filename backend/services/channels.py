@@ -33,9 +33,9 @@ async def build_senders(container: Container) -> dict[str, Any]:
 
 async def build_zalo(container: Container) -> Any:
     import httpx
-    from bot.zalo import RedisRefreshLock, ZaloOAClient
 
     from backend.services.zalo_tokens import DbZaloTokenStore
+    from bot.zalo import RedisRefreshLock, ZaloOAClient
 
     s = container.settings
     store = DbZaloTokenStore(container.scope, s.zalo_access_token, s.zalo_refresh_token)

@@ -1,4 +1,4 @@
-"""Runs the background workers (outbox delivery, inbound processing) until told to stop."""
+"""Runs the background workers (outbox delivery, inbound processing, deadlines) until told to stop."""
 
 from __future__ import annotations
 
@@ -13,18 +13,14 @@ from backend.workers.sla import SlaWorker
 async def run_workers(container: Container, stop: asyncio.Event) -> None:
     s = container.settings
     senders = await container.channel_senders()
-    try:
-        outbox = OutboxWorker(
-            container.scope,
-            senders,
-            container.rate_limiter(),
-            RetryPolicy(s.outbox_max_attempts, s.outbox_base_delay, s.outbox_max_delay),
-        )
-        inbound = InboundWorker(container.scope, container.intake)
-        sla = SlaWorker(container.scope, container.ops)
-        await asyncio.gather(
-            outbox.run_forever(stop), inbound.run_forever(stop, container.inbound_wakeup()), sla.run_forever(stop)
-        )
-    finally:
-        for sender in senders.values():
-            await sender.aclose()
+    outbox = OutboxWorker(
+        container.scope,
+        senders,
+        container.rate_limiter(),
+        RetryPolicy(s.outbox_max_attempts, s.outbox_base_delay, s.outbox_max_delay),
+    )
+    inbound = InboundWorker(container.scope, container.intake)
+    sla = SlaWorker(container.scope, container.ops)
+    await asyncio.gather(
+        outbox.run_forever(stop), inbound.run_forever(stop, container.inbound_wakeup()), sla.run_forever(stop)
+    )

@@ -1,0 +1,126 @@
+"""Sending to Telegram with python-telegram-bot's ``Bot`` (``base_url`` overridable for tests)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
+from telegram.request import HTTPXRequest
+
+from bot.base import ChannelSender, InboundResult, SendError, SendReceipt
+from bot.messages import OutboundMessage
+from bot.render import numbered_menu, split_text
+from bot.telegram.inbound import parse_update
+
+log = logging.getLogger(__name__)
+TEXT_LIMIT = 4096
+CALLBACK_LIMIT = 64
+ALLOWED_UPDATES = ["message", "edited_message", "callback_query", "my_chat_member"]
+
+
+def _retry_after(exc: RetryAfter) -> float:
+    value = getattr(exc, "_retry_after", None)
+    if isinstance(value, timedelta):
+        return value.total_seconds()
+    return 1.0
+
+
+def _bot(token: str, base_url: str) -> Bot:
+    return Bot(
+        token,
+        base_url=base_url,
+        request=HTTPXRequest(connection_pool_size=16, read_timeout=15),
+        get_updates_request=HTTPXRequest(read_timeout=40),
+    )
+
+
+class TelegramSender(ChannelSender):
+    channel = "telegram"
+    text_limit = TEXT_LIMIT
+    supports_buttons = True
+
+    def __init__(self, token: str, base_url: str = "https://api.telegram.org/bot", bot: Bot | None = None) -> None:
+        self.bot = bot or _bot(token, base_url)
+        self._ready = False
+
+    async def initialize(self) -> None:
+        if not self._ready:
+            await self.bot.initialize()
+            self._ready = True
+
+    async def aclose(self) -> None:
+        if self._ready:
+            await self.bot.shutdown()
+            self._ready = False
+
+    async def send(self, msg: OutboundMessage) -> SendReceipt:
+        await self.initialize()
+        fits = all(len(b.payload.encode()) <= CALLBACK_LIMIT for b in msg.buttons)
+        text = msg.text if fits else numbered_menu(msg.text, msg.buttons)
+        markup = None
+        if msg.buttons and fits:
+            markup = InlineKeyboardMarkup(
+                [[InlineKeyboardButton(b.title[:64], callback_data=b.payload)] for b in msg.buttons]
+            )
+        chunks = split_text(text, TEXT_LIMIT)
+        ids: list[str] = []
+        for i, chunk in enumerate(chunks):
+            last = i == len(chunks) - 1
+            sent = await self._call(
+                self.bot.send_message(chat_id=msg.chat_id, text=chunk, reply_markup=markup if last else None)
+            )
+            ids.append(str(sent.message_id))
+        return SendReceipt(ids)
+
+    async def answer_callback(self, query_id: str) -> None:
+        await self.initialize()
+        await self._call(self.bot.answer_callback_query(query_id))
+
+    @staticmethod
+    async def _call(coro: Awaitable[object]) -> object:
+        try:
+            return await coro
+        except RetryAfter as exc:
+            raise SendError(str(exc), reason="rate_limited", retryable=True, retry_after=_retry_after(exc)) from exc
+        except Forbidden as exc:
+            raise SendError(str(exc), reason="blocked", retryable=False) from exc
+        except BadRequest as exc:
+            raise SendError(str(exc), reason="bad_request", retryable=False) from exc
+        except (TimedOut, NetworkError) as exc:
+            raise SendError(str(exc), reason="network", retryable=True) from exc
+        except TelegramError as exc:
+            raise SendError(str(exc), reason="server_error", retryable=True) from exc
+
+
+async def set_webhook(token: str, url: str, secret: str, base_url: str = "https://api.telegram.org/bot") -> None:
+    bot = _bot(token, base_url)
+    async with bot:
+        await bot.set_webhook(url=url, secret_token=secret, allowed_updates=ALLOWED_UPDATES, drop_pending_updates=False)
+
+
+async def poll_updates(
+    sender: TelegramSender, handle: Callable[[InboundResult], Awaitable[None]], max_rounds: int | None = None
+) -> None:
+    """Development mode: long-poll getUpdates and hand every update to ``handle``."""
+    await sender.initialize()
+    await sender.bot.delete_webhook()
+    offset = 0
+    rounds = 0
+    while max_rounds is None or rounds < max_rounds:
+        rounds += 1
+        try:
+            updates = await sender.bot.get_updates(offset=offset, timeout=30, allowed_updates=ALLOWED_UPDATES)
+        except (TimedOut, NetworkError):
+            continue
+        for update in updates:
+            offset = update.update_id + 1
+            result = parse_update(update.to_dict())
+            if result.callback_query_id:
+                try:
+                    await sender.answer_callback(result.callback_query_id)
+                except SendError:
+                    log.warning("could not answer callback query")
+            await handle(result)

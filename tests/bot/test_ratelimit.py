@@ -1,0 +1,67 @@
+"""The shared rate limiter never lets the send rate exceed the limits, across several workers."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+
+import fakeredis
+import pytest
+import redis.asyncio as aioredis
+
+from bot.ratelimit import RateLimiter
+
+
+@pytest.fixture(params=["embedded", "redis"])
+async def client(request: pytest.FixtureRequest) -> AsyncIterator[aioredis.Redis]:
+    if request.param == "embedded":
+        c: aioredis.Redis = fakeredis.FakeAsyncRedis()
+    else:
+        c = aioredis.Redis.from_url(request.getfixturevalue("real_redis"))
+    yield c
+    await c.aclose()
+
+
+def max_in_window(times: list[float], window: float) -> int:
+    times = sorted(times)
+    best, j = 0, 0
+    for i, t in enumerate(times):
+        while times[j] <= t - window:
+            j += 1
+        best = max(best, i - j + 1)
+    return best
+
+
+async def test_overall_and_per_chat_limits_hold_across_workers(client: aioredis.Redis) -> None:
+    limiters = [
+        RateLimiter(client, telegram_overall=40, telegram_per_chat=4, prefix=f"t{time.time()}") for _ in range(3)
+    ]
+    sends: dict[str, list[float]] = {}
+
+    async def worker(limiter: RateLimiter, chats: list[str]) -> None:
+        for chat in chats:
+            await limiter.acquire("telegram", chat)
+            sends.setdefault(chat, []).append(time.time())
+
+    chats = [f"c{i % 6}" for i in range(60)]
+    started = time.time()
+    await asyncio.gather(*(worker(lim, chats[k::3]) for k, lim in enumerate(limiters)))
+    elapsed = time.time() - started
+    everything = [t for ts in sends.values() for t in ts]
+    assert len(everything) == 60
+    assert max_in_window(everything, 0.5) <= 20 + 1  # 40/s overall
+    for ts in sends.values():
+        assert max_in_window(ts, 0.5) <= 2 + 1  # 4/s per chat
+    assert elapsed >= 1.2  # 60 messages at 40/s cannot be faster than 1.5 s (minus the first slot)
+
+
+async def test_redis_down_falls_back_to_a_local_limiter() -> None:
+    broken = aioredis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2)
+    limiter = RateLimiter(broken, zalo_overall=20, zalo_per_chat=0)
+    times = []
+    for _ in range(10):
+        await limiter.acquire("zalo", "u1")
+        times.append(time.time())
+    await broken.aclose()
+    assert max_in_window(times, 0.25) <= 5 + 1
