@@ -32,10 +32,9 @@ def set_webhook(
 @telegram_app.command("poll")
 def poll() -> None:
     """Development: fetch updates with getUpdates instead of a webhook (no public URL needed)."""
-    from bot.telegram import poll_updates
-
     from backend.app import prepare
     from backend.container import Container
+    from bot.telegram import poll_updates
 
     s = get_settings()
     if not s.telegram_token:

@@ -17,8 +17,8 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 log = logging.getLogger(__name__)
-MAX_AHEAD = 2000
-REDIS_RETRY_SECONDS = 5.0  # after a Redis failure, limit locally for this long before trying Redis again  # slots to look ahead before giving up on a claim round
+MAX_AHEAD = 2000  # slots to look ahead before giving up on a claim round
+REDIS_RETRY_SECONDS = 5.0  # after a Redis failure, limit locally for this long before trying Redis again
 
 
 class _LocalSlots:

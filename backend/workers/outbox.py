@@ -145,12 +145,19 @@ def mark_failed(session: Session, item_id: int, error: SendError, policy: RetryP
                 actor_type="system",
                 actor_id="outbox",
                 public=False,
-                note=f"Không gửi được tin nhắn tới người dân ({error.reason}).",
+                note=UNDELIVERED_NOTES.get(error.reason, f"Không gửi được tin nhắn tới người dân ({error.reason})."),
                 data={"outbox_id": item.id, "reason": error.reason},
             )
         )
     session.commit()
     return "dead"
+
+
+UNDELIVERED_NOTES = {
+    "not_interacted": "Không gửi được tin nhắn: người dân chưa tương tác với Zalo OA gần đây, OA không được phép "
+    "nhắn trước. Cần liên hệ người dân bằng cách khác.",
+    "blocked": "Không gửi được tin nhắn: người dân đã chặn hoặc rời khỏi kênh chat.",
+}
 
 
 class OutboxWorker:

@@ -96,7 +96,7 @@ def test_a_report_on_telegram_gets_a_ticket_code(tg: tuple[TestClient, Container
     assert r.status_code == 200 and r.json()["ok"] is True
     wait_for(lambda: any("13/2023" in t for t in texts(fake)))
     consent = next(c for c in fake.sent() if "13/2023" in c["text"])
-    assert [b[0]["callback_data"] for b in consent["reply_markup"]["inline_keyboard"]][0] == "consent:named"
+    assert next(b[0]["callback_data"] for b in consent["reply_markup"]["inline_keyboard"]) == "consent:named"
 
     post(client, update(callback="consent:named"))
     wait_for(lambda: fake.sent("answerCallbackQuery") != [])  # the button press is always answered
@@ -146,7 +146,7 @@ def test_redelivered_update_is_processed_once(tg: tuple[TestClient, Container, F
 
 
 def test_flood_limits_and_errors_still_deliver_exactly_once(tg: tuple[TestClient, Container, FakeTelegram]) -> None:
-    client, container, fake = tg
+    client, _container, fake = tg
     fake.fail("sendMessage", 429, times=2, retry_after=1)
     fake.fail("sendMessage", 502, times=2)
     post(client, update("xin chào", chat=999))
