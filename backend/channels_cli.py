@@ -63,3 +63,65 @@ def poll() -> None:
             await workers
 
     asyncio.run(main())
+
+
+zalo_app = typer.Typer(no_args_is_help=True)
+
+
+@zalo_app.command("check")
+def zalo_check() -> None:
+    """Zalo OA: show where the tokens come from and when the access token expires; refresh it if it is stale."""
+    import time
+
+    from backend.container import Container
+    from backend.services.channels import build_zalo
+
+    s = get_settings()
+    if not (s.zalo_app_id and s.zalo_app_secret and s.zalo_oa_secret):
+        console.print("[red]error:[/red] set GOPY_ZALO_APP_ID, GOPY_ZALO_APP_SECRET and GOPY_ZALO_OA_SECRET first")
+        raise typer.Exit(2)
+    container = Container(s)
+
+    async def main() -> None:
+        client = await build_zalo(container)
+        try:
+            tokens = await client.tokens.load()
+            if tokens is None:
+                console.print("[red]error:[/red] no tokens: set GOPY_ZALO_ACCESS_TOKEN and GOPY_ZALO_REFRESH_TOKEN")
+                raise typer.Exit(2)
+            if not tokens.fresh():
+                tokens = await client.refresh(stale=tokens.access_token)
+                console.print("access token refreshed")
+            console.print(f"access token valid for {(tokens.expires_at - time.time()) / 3600:.1f} h")
+        finally:
+            await client.aclose()
+            await container.aclose()
+
+    asyncio.run(main())
+    console.print("Webhook URL to enter in the Zalo developers console: https://<your host>/webhooks/zalo")
+
+
+zalobot_app = typer.Typer(no_args_is_help=True)
+
+
+@zalobot_app.command("set-webhook")
+def zalobot_set_webhook(
+    url: Annotated[str, typer.Argument(help="Public HTTPS URL, e.g. https://gopy.example.vn/webhooks/zalobot")],
+) -> None:
+    """Register the webhook with the Zalo Bot platform, with the secret token."""
+    from bot.zalobot import ZaloBotSender
+
+    s = get_settings()
+    if not s.zalobot_token or not s.zalobot_secret:
+        console.print("[red]error:[/red] set GOPY_ZALOBOT_TOKEN and GOPY_ZALOBOT_SECRET first")
+        raise typer.Exit(2)
+
+    async def main() -> None:
+        sender = ZaloBotSender(s.zalobot_token, base_url=s.zalobot_api_url)
+        try:
+            await sender.set_webhook(url, s.zalobot_secret)
+        finally:
+            await sender.aclose()
+
+    asyncio.run(main())
+    console.print(f"webhook set to {url}")

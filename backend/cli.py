@@ -313,9 +313,11 @@ def _mount_optional() -> None:
     except ImportError:  # pragma: no cover - the NLU CLI is part of the package
         return
     app.add_typer(nlu_app, name="nlu", help="Train, evaluate, activate and run the Vietnamese NLU.")
-    from backend.channels_cli import telegram_app
+    from backend.channels_cli import telegram_app, zalo_app, zalobot_app
 
     app.add_typer(telegram_app, name="telegram", help="Telegram bot: webhook registration, polling mode.")
+    app.add_typer(zalo_app, name="zalo", help="Zalo Official Account: token check and refresh.")
+    app.add_typer(zalobot_app, name="zalobot", help="Zalo Bot platform: webhook registration.")
 
 
 _mount_optional()
