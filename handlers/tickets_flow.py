@@ -140,7 +140,7 @@ class TicketsFlow:
         state.reset()
         state.ticket = code
         self.c.goto(state, "await_rating")
-        buttons = [Button(t.render("star_button", n=n), f"stars:{n}") for n in range(5, 0, -1)]
+        buttons = [Button(t.render("star_button", n=n), f"stars:{n}") for n in range(1, 6)]  # typed digit = stars
         return [reply(t.render("ask_rating", code=code), buttons, state)]
 
     def start_rating(self, citizen: CitizenRef, state: State, msg: InboundMessage) -> list[Reply]:
@@ -168,7 +168,7 @@ class TicketsFlow:
             return [
                 reply(
                     t.render("rating_invalid"),
-                    [Button(t.render("star_button", n=n), f"stars:{n}") for n in range(5, 0, -1)],
+                    [Button(t.render("star_button", n=n), f"stars:{n}") for n in range(1, 6)],
                     state,
                 )
             ]
