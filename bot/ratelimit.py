@@ -1,7 +1,8 @@
 """Send-rate limits shared by every process through Redis (in-process fallback if Redis is down).
 
-Time is cut into slots of ``1 / rate`` seconds; a sender claims the earliest free slot with ``SET NX`` and waits
-for it, so no two sends share a slot and the rate can never exceed the limit, however many workers run.
+Time is cut into slots of ``1 / rate`` seconds; a sender claims the earliest free slot that has not yet begun with
+``SET NX`` and waits for its start, so sends are at least one slot apart and the rate can never exceed the limit,
+however many workers run.
 Works with plain Redis commands (no Lua), so the embedded in-process stand-in behaves the same.
 """
 
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -56,6 +58,8 @@ class RateLimiter:
         self._local = _LocalSlots()
         self._warned = False
         self._redis_down_until = 0.0
+        self._lead = 0.002  # running estimate of one claim's round trip, in seconds
+        self._hint: dict[str, int] = {}
         self.rules: dict[str, tuple[float, float]] = {
             "telegram": (telegram_overall, telegram_per_chat),
             "zalo": (zalo_overall, zalo_per_chat),
@@ -76,30 +80,64 @@ class RateLimiter:
         return self._local.claim(key, slot, ttl)
 
     async def _reserve(self, key: str, rate: float, not_before: float) -> float:
-        """Claim the earliest free slot starting at or after ``not_before``; returns its start time."""
+        """Claim the earliest free slot starting at or after ``not_before``; returns its start time.
+
+        The scan starts one claim round trip ahead (so the slot is not over by the time Redis answers, however slow
+        Redis is under load) and after the last slot this process took for the key (no rescanning its own claims).
+        """
         width = 1.0 / rate
-        slot = int(max(not_before, self._clock()) / width)
+        if len(self._hint) > 20_000:  # one entry per chat: forget old ones now and then
+            self._hint.clear()
+        # only whole slots: a send happens at a slot's start, never part-way into one that another send may follow
+        slot = max(math.ceil((max(not_before, self._clock()) + 2 * self._lead) / width), self._hint.get(key, -1) + 1)
         for _ in range(MAX_AHEAD):
-            if await self._claim(key, slot, width * 4 + 2):
-                if (slot + 1) * width >= self._clock():
+            t0 = time.monotonic()
+            claimed = await self._claim(key, slot, width * 4 + 2)
+            self._lead = 0.8 * self._lead + 0.2 * (time.monotonic() - t0)
+            if claimed:
+                self._hint[key] = max(slot, self._hint.get(key, -1))
+                if slot * width >= self._clock() - width / 10:
                     return slot * width
-                # the claim itself took longer than a slot: that slot is over, take a current one
-                slot = int(self._clock() / width)
+                # the slot began while claiming it (it stays unused): look further ahead
+                slot = math.ceil((self._clock() + 2 * self._lead) / width)
                 continue
             slot += 1
         raise RuntimeError(f"rate limiter: no free slot for {key}")
 
     async def acquire(self, channel: str, chat_id: str) -> None:
-        """Wait until one more message to ``chat_id`` on ``channel`` is within the limits."""
+        """Wait until one more message to ``chat_id`` on ``channel`` is within the limits.
+
+        The chat's slot comes first, then an overall slot at or after it. When the overall slot is later than the
+        chat's, the chat's following slots up to one chat-interval after the real send time are claimed too, so
+        two sends to one chat are always a full interval apart (if one is taken meanwhile, try again later).
+        """
         rule = self.rules.get(channel)
         if rule is None:
             return
         overall, per_chat = rule
         start = self._clock()
-        if per_chat > 0:
-            start = await self._reserve(f"{channel}:chat:{chat_id}", per_chat, start)
-        if overall > 0:
-            start = await self._reserve(f"{channel}:all", overall, start)
-        delay = start - self._clock()
+        chat_key = f"{channel}:chat:{chat_id}"
+        for _ in range(20):
+            chat_start = start
+            if per_chat > 0:
+                chat_start = await self._reserve(chat_key, per_chat, start)
+            send_at = await self._reserve(f"{channel}:all", overall, chat_start) if overall > 0 else chat_start
+            if per_chat <= 0 or await self._cover(chat_key, per_chat, chat_start, send_at):
+                break
+            start = send_at
+        else:
+            raise RuntimeError(f"rate limiter: no consistent slot for {chat_key}")
+        delay = send_at - self._clock()
         if delay > 0:
             await asyncio.sleep(delay)
+
+    async def _cover(self, key: str, rate: float, chat_start: float, send_at: float) -> bool:
+        """Claim the chat's slots that begin after ``chat_start`` and less than one interval after ``send_at``."""
+        width = 1.0 / rate
+        base = round(chat_start / width)
+        extra = math.ceil((send_at - chat_start) / width - 1e-6)  # in slot units: exact for small offsets
+        for slot in range(base + 1, base + extra + 1):
+            if not await self._claim(key, slot, width * 4 + 2 + (send_at - self._clock())):
+                return False
+            self._hint[key] = max(slot, self._hint.get(key, -1))
+        return True

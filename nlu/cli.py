@@ -52,17 +52,27 @@ def parse(
     if text is not None:
         print(json.dumps(engine.parse(text), ensure_ascii=False))
         return
+    # Lines are parsed in batches (much faster), but a batch is flushed as soon as no more input is waiting, so an
+    # interactive caller writing one line at a time gets each answer at once.
     batch: list[str] = []
     for line in sys.stdin:
         line = line.rstrip("\n")
-        if not line.strip():
-            continue
-        batch.append(line)
-        if len(batch) >= 256:
+        if line.strip():
+            batch.append(line)
+        if batch and (len(batch) >= 256 or not _input_waiting()):
             _emit(engine, batch)
             batch = []
     if batch:
         _emit(engine, batch)
+
+
+def _input_waiting() -> bool:
+    import select
+
+    try:
+        return bool(select.select([sys.stdin], [], [], 0)[0])
+    except (OSError, ValueError):  # not a real file (tests, some platforms): batch until the end
+        return True
 
 
 def _emit(engine: object, batch: list[str]) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import time
+from typing import Any
 
 from backend.services.credentials import CredentialStore, SessionScope
 from bot.zalo import TokenStore, ZaloTokens
@@ -38,20 +39,29 @@ class DbZaloTokenStore(TokenStore):
             return ZaloTokens(str(row["access_token"]), str(row["refresh_token"]), float(row["expires_at"]))
         if not refresh:
             return None
-        tokens = ZaloTokens(access, refresh, time.time() + SEEDED_LIFETIME if access else 0.0)
-        self._save_sync(tokens)
-        return tokens
+        seed = self._record(ZaloTokens(access, refresh, time.time() + SEEDED_LIFETIME if access else 0.0))
+        # Only one process may seed (or re-seed after the operator configured a new pair); any other re-reads, so a
+        # pair another process has already rotated is never overwritten by the configured one.
+        done = (
+            self._store.add(seed)
+            if row is None
+            else self._store.replace_if("seeded_from", row.get("seeded_from"), seed)
+        )
+        if not done:
+            return self._load_sync()
+        return ZaloTokens(seed["access_token"], seed["refresh_token"], seed["expires_at"])
+
+    def _record(self, tokens: ZaloTokens) -> dict[str, Any]:
+        refresh = self._configured[1]
+        return {
+            "access_token": tokens.access_token,
+            "refresh_token": tokens.refresh_token,
+            "expires_at": tokens.expires_at,
+            "seeded_from": _digest(refresh) if refresh else None,
+        }
 
     def _save_sync(self, tokens: ZaloTokens) -> None:
-        refresh = self._configured[1]
-        self._store.save(
-            {
-                "access_token": tokens.access_token,
-                "refresh_token": tokens.refresh_token,
-                "expires_at": tokens.expires_at,
-                "seeded_from": _digest(refresh) if refresh else None,
-            }
-        )
+        self._store.save(self._record(tokens))
 
     async def load(self) -> ZaloTokens | None:
         return await asyncio.to_thread(self._load_sync)

@@ -88,3 +88,13 @@ async def test_three_processes_refresh_once(pg_url: str, real_redis: str, fake: 
         await c.aclose()
         await k.aclose()
         k.close()
+
+
+async def test_concurrent_first_loads_seed_once(backend_urls: tuple[str, str], fake: FakeZalo, tmp_path: Path) -> None:
+    container = Container(settings(*backend_urls, fake, tmp_path))
+    upgrade(container.engine)
+    stores = [DbZaloTokenStore(container.scope, "a", "r") for _ in range(8)]
+    loaded = await asyncio.gather(*(s.load() for s in stores))
+    assert {t.refresh_token for t in loaded if t is not None} == {"r"} and None not in loaded
+    await container.aclose()
+    container.close()
