@@ -95,7 +95,7 @@ def load_file(path: Path) -> list[Example]:
         raw = block.get("examples")
         if not isinstance(raw, str):
             raise NluDataError(f"{path}:{line}: intent '{label}' needs an 'examples: |' block")
-        first = int(block.get("__examples_line__", line)) + (1 if raw.startswith("\n") is False else 0)
+        first = int(block.get("__examples_line__") or line) + (1 if raw.startswith("\n") is False else 0)
         for offset, row in enumerate(raw.splitlines()):
             row = row.strip()
             if not row:

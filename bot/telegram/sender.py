@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
+from typing import TypeVar
 
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
@@ -16,6 +17,7 @@ from bot.render import numbered_menu, split_text
 from bot.telegram.inbound import parse_update
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 TEXT_LIMIT = 4096
 CALLBACK_LIMIT = 64
 ALLOWED_UPDATES = ["message", "edited_message", "callback_query", "my_chat_member"]
@@ -80,7 +82,7 @@ class TelegramSender(ChannelSender):
         await self._call(self.bot.answer_callback_query(query_id))
 
     @staticmethod
-    async def _call(coro: Awaitable[object]) -> object:
+    async def _call(coro: Awaitable[T]) -> T:
         try:
             return await coro
         except RetryAfter as exc:

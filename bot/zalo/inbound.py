@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from bot.base import InboundResult
 from bot.messages import Attachment, AttachmentKind, GeoPoint, InboundKind, InboundMessage
@@ -74,10 +74,10 @@ def parse_event(data: dict[str, Any]) -> InboundResult:
             platform_message_id=f"{event}:{digest}",
             user_id=user,
             chat_id=user,
-            kind=event,
+            kind=cast(InboundKind, event),
             event=event,
             sent_at=when,
-        )  # type: ignore[arg-type]
+        )
         return InboundResult(msg)
     if not event.startswith("user_send_"):
         return InboundResult(None, f"ignored:{event}")

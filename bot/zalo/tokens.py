@@ -54,7 +54,7 @@ class LocalRefreshLock(RefreshLock):
         self._lock = asyncio.Lock()
 
     @asynccontextmanager
-    async def hold(self) -> AsyncIterator[None]:  # type: ignore[override]  # decorated: returns a context manager
+    async def hold(self) -> AsyncIterator[None]:
         async with self._lock:
             yield
 
@@ -66,7 +66,7 @@ class RedisRefreshLock(RefreshLock):
         self._client, self._key, self._ttl, self._wait = client, key, ttl, wait
 
     @asynccontextmanager
-    async def hold(self) -> AsyncIterator[None]:  # type: ignore[override]  # decorated: returns a context manager
+    async def hold(self) -> AsyncIterator[None]:
         token = secrets.token_hex(8)
         deadline = time.monotonic() + self._wait
         while not await self._client.set(self._key, token, nx=True, px=int(self._ttl * 1000)):
@@ -80,8 +80,8 @@ class RedisRefreshLock(RefreshLock):
                 await pipe.watch(self._key)
                 current = await pipe.get(self._key)
                 if current is not None and (current.decode() if isinstance(current, bytes) else current) == token:
-                    pipe.multi()
+                    pipe.multi()  # type: ignore[no-untyped-call]
                     pipe.delete(self._key)
                     await pipe.execute()
                 else:
-                    await pipe.unwatch()
+                    await pipe.unwatch()  # type: ignore[no-untyped-call]

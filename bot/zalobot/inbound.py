@@ -31,7 +31,7 @@ def _when(message: dict[str, Any]) -> datetime:
 
 
 def parse_update(data: dict[str, Any]) -> InboundResult:
-    update = data.get("result") if isinstance(data.get("result"), dict) else data
+    update: dict[str, Any] = data["result"] if isinstance(data.get("result"), dict) else data
     event = str(update.get("event_name") or "")
     message = update.get("message")
     if not event or not isinstance(message, dict):
