@@ -161,7 +161,7 @@ class FakeTickets(TicketService):
             raise TicketError("not_found")
         if self.tickets[code]["status"] not in OPEN:
             raise TicketError("closed")
-        self.tickets[code].update(status="da_dong", withdraw_reason=reason)
+        self.tickets[code].update(status="tu_choi", withdraw_reason=reason)
         return self._summary(code)
 
     def rate(self, citizen: CitizenRef, code: str, stars: int, comment: str | None) -> TicketSummary:
