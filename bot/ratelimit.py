@@ -2,7 +2,8 @@
 
 Time is cut into slots of ``1 / rate`` seconds; a sender claims the earliest free slot that has not yet begun with
 ``SET NX`` and waits for its start, so sends are at least one slot apart and the rate can never exceed the limit,
-however many workers run.
+however many workers run. Slots are ``headroom`` (10 %) wider than the limit requires, so the network's jitter
+(a send delayed by a few slots on its way) still never shows the platform more than the limit in any second.
 Works with plain Redis commands (no Lua), so the embedded in-process stand-in behaves the same.
 """
 
@@ -50,6 +51,7 @@ class RateLimiter:
         zalo_overall: float = 10.0,
         zalo_per_chat: float = 1.0,
         prefix: str = "gopy:rl",
+        headroom: float = 0.1,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._client = client
@@ -60,10 +62,11 @@ class RateLimiter:
         self._redis_down_until = 0.0
         self._lead = 0.002  # running estimate of one claim's round trip, in seconds
         self._hint: dict[str, int] = {}
+        keep = 1.0 - headroom
         self.rules: dict[str, tuple[float, float]] = {
-            "telegram": (telegram_overall, telegram_per_chat),
-            "zalo": (zalo_overall, zalo_per_chat),
-            "zalobot": (zalo_overall, zalo_per_chat),
+            "telegram": (telegram_overall * keep, telegram_per_chat * keep),
+            "zalo": (zalo_overall * keep, zalo_per_chat * keep),
+            "zalobot": (zalo_overall * keep, zalo_per_chat * keep),
         }
 
     async def _claim(self, key: str, slot: int, ttl: float) -> bool:
