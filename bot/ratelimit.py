@@ -61,6 +61,7 @@ class RateLimiter:
         self._warned = False
         self._redis_down_until = 0.0
         self._lead = 0.002  # running estimate of one claim's round trip, in seconds
+        self._gate = asyncio.Semaphore(16)  # Redis calls in flight: a burst must not exhaust the connection pool
         self._hint: dict[str, int] = {}
         keep = 1.0 - headroom
         self.rules: dict[str, tuple[float, float]] = {
@@ -72,9 +73,10 @@ class RateLimiter:
     async def _claim(self, key: str, slot: int, ttl: float) -> bool:
         if self._client is not None and time.monotonic() >= self._redis_down_until:
             try:
-                return bool(
-                    await self._client.set(f"{self._prefix}:{key}:{slot}", "1", nx=True, px=max(int(ttl * 1000), 1))
-                )
+                async with self._gate:
+                    return bool(
+                        await self._client.set(f"{self._prefix}:{key}:{slot}", "1", nx=True, px=max(int(ttl * 1000), 1))
+                    )
             except (RedisError, OSError) as exc:
                 self._redis_down_until = time.monotonic() + REDIS_RETRY_SECONDS
                 if not self._warned:
@@ -95,7 +97,8 @@ class RateLimiter:
         slot = max(math.ceil((max(not_before, self._clock()) + 2 * self._lead) / width), self._hint.get(key, -1) + 1)
         for _ in range(MAX_AHEAD):
             t0 = time.monotonic()
-            claimed = await self._claim(key, slot, width * 4 + 2)
+            # the claim must outlive the slot itself, however far ahead it lies
+            claimed = await self._claim(key, slot, max(slot * width - self._clock(), 0.0) + width * 4 + 2)
             self._lead = 0.8 * self._lead + 0.2 * (time.monotonic() - t0)
             if claimed:
                 self._hint[key] = max(slot, self._hint.get(key, -1))

@@ -34,9 +34,8 @@ def max_in_window(times: list[float], window: float) -> int:
 
 
 async def test_overall_and_per_chat_limits_hold_across_workers(client: aioredis.Redis) -> None:
-    limiters = [
-        RateLimiter(client, telegram_overall=40, telegram_per_chat=4, prefix=f"t{time.time()}") for _ in range(3)
-    ]
+    prefix = f"t{time.time()}"  # one key space shared by the three "processes"
+    limiters = [RateLimiter(client, telegram_overall=40, telegram_per_chat=4, prefix=prefix) for _ in range(3)]
     sends: dict[str, list[float]] = {}
 
     async def worker(limiter: RateLimiter, chats: list[str]) -> None:
@@ -65,3 +64,21 @@ async def test_redis_down_falls_back_to_a_local_limiter() -> None:
         times.append(time.time())
     await broken.aclose()
     assert max_in_window(times, 0.25) <= 5 + 1
+
+
+async def test_a_backlog_longer_than_the_claim_lifetime_still_keeps_the_limit(client: aioredis.Redis) -> None:
+    """Slots claimed seconds ahead must stay claimed until they pass (a deep backlog once reused expired slots)."""
+    prefix = f"b{time.time()}"
+    limiters = [
+        RateLimiter(client, telegram_overall=100, telegram_per_chat=0, headroom=0, prefix=prefix) for _ in range(3)
+    ]
+    sends: list[float] = []
+
+    async def one(limiter: RateLimiter, i: int) -> None:
+        await limiter.acquire("telegram", f"chat{i}")
+        sends.append(time.time())
+
+    await asyncio.gather(*(one(limiters[i % 3], i) for i in range(330)))  # about 3.3 s of backlog at once
+    assert len(sends) == 330
+    assert max_in_window(sends, 1.0) <= 100 + 2  # at most the limit (+ scheduling jitter of this machine)
+    assert max(sends) - min(sends) >= 3.0
