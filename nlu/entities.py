@@ -13,8 +13,9 @@ _CODE = re.compile(r"(?<![A-Za-z0-9])p\s*a\s*[-_ ]?\s*([0-9a-z]{4})\s*[-_ ]?\s*(
 _DATE = re.compile(
     r"\b(?:hôm nay|hôm qua|hôm kia|sáng nay|chiều nay|tối nay|đêm qua|tối qua|sáng qua|chiều qua|tuần trước|"
     r"tháng trước|hom nay|hom qua|sang nay|chieu nay|toi nay|dem qua|toi qua|tuan truoc|thang truoc)\b"
+    r"|\b(?:ngày|ngay)\s+\d{1,2}[/-]\d{1,2}(?:[/-]\d{2,4})?\b"
     r"|\b\d{1,2}[/-]\d{1,2}(?:[/-]\d{2,4})?\b"
-    r"|\bngày\s+\d{1,2}(?:\s+tháng\s+\d{1,2})?(?:\s+năm\s+\d{4})?\b"
+    r"|\b(?:ngày|ngay)\s+\d{1,2}(?:\s+(?:tháng|thang)\s+\d{1,2})?(?:\s+(?:năm|nam)\s+\d{4})?\b"
     r"|\b\d{1,2}\s*(?:h|giờ|gio)(?:\s*\d{1,2})?\b",
     re.I,
 )

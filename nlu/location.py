@@ -58,6 +58,20 @@ class _Mention:
     codes: tuple[str, ...] = ()  # province codes for province mentions
 
 
+_BREAK = re.compile(r"[,.;:!?\n()]")
+
+
+def _index(options: tuple[tuple[str, ...], ...]) -> dict[str, list[tuple[str, ...]]]:
+    """Options grouped by their first word, keeping their order (longest first where it matters)."""
+    out: dict[str, list[tuple[str, ...]]] = defaultdict(list)
+    for option in options:
+        out[option[0]].append(option)
+    return dict(out)
+
+
+_BY_FIRST_WORD = {id(o): _index(o) for o in (PROVINCE_PREFIXES, WARD_PREFIXES, DISTRICT_PREFIXES, PLACE_MARKERS)}
+
+
 class LocationExtractor:
     def __init__(self, gazetteer: Gazetteer | None = None) -> None:
         g = self.g = gazetteer or load_gazetteer()
@@ -93,28 +107,45 @@ class LocationExtractor:
         return out
 
     @staticmethod
+    def _segments(text: str, tokens: list[tuple[str, int, int]]) -> list[int]:
+        """Segment number of each token: a comma, full stop, semicolon or line break starts a new one, so a name
+        never runs across "Tân Phú, Đồng Nai"."""
+        seg, out, prev_end = 0, [], 0
+        for _, start, end in tokens:
+            if _BREAK.search(text[prev_end:start]):
+                seg += 1
+            out.append(seg)
+            prev_end = end
+        return out
+
+    @staticmethod
     def _prefix(tokens: list[tuple[str, int, int]], i: int, options: tuple[tuple[str, ...], ...]) -> int:
-        for option in options:
+        if i >= len(tokens):
+            return 0
+        for option in _BY_FIRST_WORD[id(options)].get(tokens[i][0], ()):  # most tokens start no prefix at all
             if tuple(t[0] for t in tokens[i : i + len(option)]) == option:
                 return len(option)
         return 0
 
-    def _lookup(self, tokens: list[tuple[str, int, int]], i: int, table: dict[str, Any]) -> int:
+    def _lookup(self, tokens: list[tuple[str, int, int]], seg: list[int], i: int, table: dict[str, Any]) -> int:
         for n in range(min(self._max_words, len(tokens) - i), 0, -1):
+            if seg[i + n - 1] != seg[i]:
+                continue
             if " ".join(t[0] for t in tokens[i : i + n]) in table:
                 return n
         return 0
 
     def _mentions(self, text: str) -> list[_Mention]:
         tokens = self._tokens(text)
+        seg = self._segments(fold(text), tokens)
         found: list[_Mention] = []
         i = 0
         while i < len(tokens):
-            step = self._scan_at(tokens, i, found)
+            step = self._scan_at(tokens, seg, i, found)
             i += max(step, 1)
         return found
 
-    def _scan_at(self, tokens: list[tuple[str, int, int]], i: int, found: list[_Mention]) -> int:
+    def _scan_at(self, tokens: list[tuple[str, int, int]], seg: list[int], i: int, found: list[_Mention]) -> int:
         def add(kind: str, start_i: int, j: int, n: int, codes: tuple[str, ...] = ()) -> int:
             name = " ".join(t[0] for t in tokens[j : j + n])
             found.append(_Mention(kind, name, tokens[start_i][1], tokens[j + n - 1][2], codes))
@@ -122,26 +153,26 @@ class LocationExtractor:
 
         # province (explicit prefix or a known name)
         p = self._prefix(tokens, i, PROVINCE_PREFIXES)
-        n = self._lookup(tokens, i + p, self.provinces)
+        n = self._lookup(tokens, seg, i + p, self.provinces)
         if n and (p or n > 1 or tokens[i][0] in self.provinces):
             name = " ".join(t[0] for t in tokens[i + p : i + p + n])
             return add("province", i, i + p, n, (self.provinces[name],))
         # ward / commune
         p = self._prefix(tokens, i, WARD_PREFIXES)
         if p:
-            n = max(self._lookup(tokens, i + p, self.communes), self._lookup(tokens, i + p, self.old_wards))
+            n = max(self._lookup(tokens, seg, i + p, self.communes), self._lookup(tokens, seg, i + p, self.old_wards))
             if n:
                 return add("ward", i, i + p, n)
         # old district
         p = self._prefix(tokens, i, DISTRICT_PREFIXES)
         if p:
-            n = self._lookup(tokens, i + p, self.districts)
+            n = self._lookup(tokens, seg, i + p, self.districts)
             if n:
                 return add("district", i, i + p, n)
         # "ở/tại <multi-syllable commune name>"
         p = self._prefix(tokens, i, PLACE_MARKERS)
         if p:
-            n = self._lookup(tokens, i + p, self.communes)
+            n = self._lookup(tokens, seg, i + p, self.communes)
             if n > 1:
                 return add("bare_ward", i + p, i + p, n)
         return 1
