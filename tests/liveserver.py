@@ -34,3 +34,13 @@ def live_server(app: Any) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=15)
+
+
+def wait_for(predicate: Any, seconds: float = 20) -> None:
+    """Poll ``predicate`` until it is true (background workers deliver asynchronously); fail after ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.1)
+    raise AssertionError("condition not reached in time")

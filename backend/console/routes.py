@@ -16,7 +16,7 @@ from backend.api.deps import ContainerDep, SessionDep, SettingsDep
 from backend.api.routes.auth import authenticate
 from backend.config import Settings
 from backend.db.models import Official
-from backend.domain.statuses import ALL_STATUSES, FINAL_STATUSES, TRANSITIONS, TransitionError
+from backend.domain.statuses import ALL_STATUSES, TRANSITIONS, TransitionError
 from backend.domain.taxonomy import CATEGORIES
 from backend.services.audit import audit
 from backend.services.presenters import ticket_detail, ticket_public
@@ -181,11 +181,8 @@ def post_reply(
     text = unicodedata.normalize("NFC", text).strip()
     if not text or len(text) > settings.max_text_length:
         return _back(ticket.code, error=f"Nội dung trả lời phải từ 1 đến {settings.max_text_length} ký tự.")
-    targets = [ticket]
-    if cluster:
-        targets = [t for t in container.ops.cluster(session, ticket) if t.status not in FINAL_STATUSES]
+    targets = container.ops.reply_all(session, official, ticket, text, bool(cluster))
     for target in targets:
-        container.ops.reply(session, official, target, text)
         audit(session, official, "reply", "ticket", target.code, cluster=bool(cluster))
     session.commit()
     sent = "Đã gửi trả lời tới người dân." if len(targets) == 1 else f"Đã gửi trả lời tới {len(targets)} phản ánh."

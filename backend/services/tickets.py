@@ -232,6 +232,15 @@ class TicketOps:
         return list(rows.unique()), total
 
     # -- official actions ---------------------------------------------------------------------------------
+    def reply_all(self, session: Session, official: Official, ticket: Ticket, text: str, cluster: bool) -> list[Ticket]:
+        """Answer one ticket, or with ``cluster`` every still-open ticket of its duplicate cluster at once."""
+        targets = [ticket]
+        if cluster:
+            targets = [t for t in self.cluster(session, ticket) if t.status not in st.FINAL_STATUSES]
+        for target in targets:
+            self.reply(session, official, target, text)
+        return targets
+
     def reply(self, session: Session, official: Official, ticket: Ticket, text: str) -> TicketEvent:
         now = utcnow()
         event = TicketEvent(

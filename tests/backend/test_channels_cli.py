@@ -17,10 +17,16 @@ from tests.fakes.zalo_server import APP_ID, APP_SECRET, FakeZalo, fake_zalo
 def fake(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[FakeZalo]:
     with fake_zalo() as f:
         env = {
-            "GOPY_DATABASE_URL": f"sqlite:///{tmp_path / 'g.db'}", "GOPY_ZALO_APP_ID": APP_ID,
-            "GOPY_ZALO_APP_SECRET": APP_SECRET, "GOPY_ZALO_OA_SECRET": "oa", "GOPY_ZALO_API_URL": f.url,
-            "GOPY_ZALO_OAUTH_URL": f.url, "GOPY_ZALO_ACCESS_TOKEN": "", "GOPY_ZALO_REFRESH_TOKEN": f.refresh_token,
-            "GOPY_ZALOBOT_TOKEN": f.bot_token, "GOPY_ZALOBOT_SECRET": "zb-secret-1",
+            "GOPY_DATABASE_URL": f"sqlite:///{tmp_path / 'g.db'}",
+            "GOPY_ZALO_APP_ID": APP_ID,
+            "GOPY_ZALO_APP_SECRET": APP_SECRET,
+            "GOPY_ZALO_OA_SECRET": "oa",
+            "GOPY_ZALO_API_URL": f.url,
+            "GOPY_ZALO_OAUTH_URL": f.url,
+            "GOPY_ZALO_ACCESS_TOKEN": "",
+            "GOPY_ZALO_REFRESH_TOKEN": f.refresh_token,
+            "GOPY_ZALOBOT_TOKEN": f.bot_token,
+            "GOPY_ZALOBOT_SECRET": "zb-secret-1",
             "GOPY_ZALOBOT_API_URL": f.bot_base_url,
         }
         for k, v in env.items():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +17,7 @@ from backend.config import Settings
 from backend.container import Container
 from backend.db.models import Citizen, Message, Ticket
 from tests.fakes.telegram_server import FakeTelegram, fake_telegram
+from tests.liveserver import wait_for
 
 SECRET = "webhook-Secret_123"
 CODE = re.compile(r"PA-[0-9A-Z]{4}-[0-9A-Z]{4}")
@@ -75,15 +76,6 @@ def update(text: str | None = None, *, callback: str | None = None, chat: int = 
 def post(client: TestClient, body: dict[str, Any], secret: str | None = SECRET) -> Any:
     headers = {"X-Telegram-Bot-Api-Secret-Token": secret} if secret is not None else {}
     return client.post("/webhooks/telegram", json=body, headers=headers)
-
-
-def wait_for(predicate: Callable[[], bool], seconds: float = 20) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.1)
-    raise AssertionError("condition not reached in time")
 
 
 def texts(fake: FakeTelegram) -> list[str]:

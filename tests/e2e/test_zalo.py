@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,7 @@ from backend.db.models import Citizen, Credential, Message, Official, Ticket, Ti
 from backend.services.security import hash_password
 from bot.zalo import expected_signature
 from tests.fakes.zalo_server import APP_ID, APP_SECRET, FakeZalo, fake_zalo
+from tests.liveserver import wait_for
 
 OA_SECRET = "oa-Secret-KEY-1"
 BOT_SECRET = "zalobot-Secret-1"
@@ -78,15 +79,6 @@ def post(client: TestClient, body: dict[str, Any], signature: str | None = "good
     elif signature is not None:
         headers["X-ZEvent-Signature"] = signature
     return client.post("/webhooks/zalo", content=raw, headers=headers)
-
-
-def wait_for(predicate: Callable[[], bool], seconds: float = 20) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.1)
-    raise AssertionError("condition not reached in time")
 
 
 def test_a_report_on_zalo_gets_a_ticket_code(zl: tuple[TestClient, Container, FakeZalo]) -> None:

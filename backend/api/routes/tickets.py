@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query
+from sqlalchemy.orm import Session
 
 from backend.api.deps import ContainerDep, CurrentOfficial, SessionDep
 from backend.api.schemas import (
@@ -16,13 +17,23 @@ from backend.api.schemas import (
     TicketDetailPublic,
     TicketsPublic,
 )
-from backend.domain.statuses import ALL_STATUSES, FINAL_STATUSES, TransitionError
+from backend.container import Container
+from backend.db.models import Official, Ticket
+from backend.domain.statuses import ALL_STATUSES, TransitionError
 from backend.services.audit import audit
 from backend.services.presenters import ticket_detail, ticket_public
 from backend.services.tickets import TicketNotFound
 
 router = APIRouter(prefix="/api/tickets", tags=["tickets"])
 NOT_FOUND = "ticket not found / không tìm thấy phản ánh"
+
+
+def _visible(container: Container, session: Session, official: Official, code: str) -> Ticket:
+    """The ticket if this official may see it; 404 otherwise (never say whether it exists)."""
+    try:
+        return container.ops.visible(session, official, code)
+    except TicketNotFound:
+        raise HTTPException(404, NOT_FOUND) from None
 
 
 @router.get("", response_model=TicketsPublic)
@@ -47,10 +58,7 @@ def list_tickets(
 def get_ticket(
     code: str, session: SessionDep, container: ContainerDep, official: CurrentOfficial
 ) -> TicketDetailPublic:
-    try:
-        ticket = container.ops.visible(session, official, code)
-    except TicketNotFound:
-        raise HTTPException(404, NOT_FOUND) from None
+    ticket = _visible(container, session, official, code)
     audit(session, official, "view", "ticket", ticket.code)
     detail = ticket_detail(session, ticket)
     session.commit()
@@ -62,15 +70,8 @@ def reply(
     code: str, body: ReplyCreate, session: SessionDep, container: ContainerDep, official: CurrentOfficial
 ) -> TicketDetailPublic:
     """Answer the citizen; the reply is delivered into their chat."""
-    try:
-        ticket = container.ops.visible(session, official, code)
-    except TicketNotFound:
-        raise HTTPException(404, NOT_FOUND) from None
-    targets = [ticket]
-    if body.cluster:
-        targets = [t for t in container.ops.cluster(session, ticket) if t.status not in FINAL_STATUSES]
-    for target in targets:
-        container.ops.reply(session, official, target, body.text)
+    ticket = _visible(container, session, official, code)
+    for target in container.ops.reply_all(session, official, ticket, body.text, body.cluster):
         audit(session, official, "reply", "ticket", target.code, cluster=body.cluster)
     session.commit()
     return ticket_detail(session, ticket)
@@ -80,10 +81,7 @@ def reply(
 def change_status(
     code: str, body: StatusUpdate, session: SessionDep, container: ContainerDep, official: CurrentOfficial
 ) -> TicketDetailPublic:
-    try:
-        ticket = container.ops.visible(session, official, code)
-    except TicketNotFound:
-        raise HTTPException(404, NOT_FOUND) from None
+    ticket = _visible(container, session, official, code)
     try:
         container.ops.change_status(session, official, ticket, body.status, body.note)
     except TransitionError as exc:
@@ -98,10 +96,7 @@ def reassign(
     code: str, body: Reassign, session: SessionDep, container: ContainerDep, official: CurrentOfficial
 ) -> TicketDetailPublic:
     """Hand the ticket to another committee, with a reason; the citizen is told who handles it now."""
-    try:
-        ticket = container.ops.visible(session, official, code)
-    except TicketNotFound:
-        raise HTTPException(404, NOT_FOUND) from None
+    ticket = _visible(container, session, official, code)
     try:
         container.ops.reassign(session, official, ticket, body.unit, body.reason)
     except TransitionError as exc:
@@ -116,10 +111,7 @@ def add_note(
     code: str, body: NoteCreate, session: SessionDep, container: ContainerDep, official: CurrentOfficial
 ) -> TicketDetailPublic:
     """An internal note: officials see it, the citizen does not."""
-    try:
-        ticket = container.ops.visible(session, official, code)
-    except TicketNotFound:
-        raise HTTPException(404, NOT_FOUND) from None
+    ticket = _visible(container, session, official, code)
     container.ops.add_note(session, official, ticket, body.text)
     audit(session, official, "note", "ticket", ticket.code)
     session.commit()
@@ -131,10 +123,7 @@ def correct_category(
     code: str, body: CategoryCorrection, session: SessionDep, container: ContainerDep, official: CurrentOfficial
 ) -> TicketDetailPublic:
     """Correct the category the NLU chose; the correction is kept as a training example."""
-    try:
-        ticket = container.ops.visible(session, official, code)
-    except TicketNotFound:
-        raise HTTPException(404, NOT_FOUND) from None
+    ticket = _visible(container, session, official, code)
     try:
         container.ops.correct_category(session, official, ticket, body.category)
     except TransitionError as exc:
