@@ -212,6 +212,10 @@ def main() -> None:
 
     sample = (texts * 20)[:2000] if not args.quick else (texts * 3)[:300]
     engine.parse("khởi động")
+    segment.cache_clear()  # measure with segmentation done for real, not answered from the cache
+    t0 = time.perf_counter()
+    engine.parse_many(texts)
+    cold_s = (time.perf_counter() - t0) / len(texts)
     t0 = time.perf_counter()
     engine.parse_many(sample)
     batch_s = time.perf_counter() - t0
@@ -228,7 +232,7 @@ def main() -> None:
     seg_s = (time.perf_counter() - t0) / len(sample[:300])
     segment("")
     print("\nSpeed (one process, this machine)")
-    print(row("parse_many throughput", f"{len(sample) / batch_s:.0f} msg/s"))
+    print(row("parse_many throughput (repeated messages)", f"{len(sample) / batch_s:.0f} msg/s"))
     print(
         row("single parse p50 / p99", f"{percentile(singles, 50) * 1000:.2f} / {percentile(singles, 99) * 1000:.2f} ms")
     )
@@ -239,7 +243,15 @@ def main() -> None:
             f"(segmentation {seg_s * 1000:.2f} ms)",
         )
     )
-    print(row("parse_many per message vs bare word segmentation", f"{batch_s / len(sample) / seg_s:.2f}x"))
+    print(
+        row(
+            "parse_many, distinct messages (segmentation not cached)",
+            f"{1 / cold_s:.0f} msg/s",
+            ">= 1000 msg/s",
+            "OK" if 1 / cold_s >= 1000 else "SLOW",
+        )
+    )
+    print(row("  per message vs bare word segmentation", f"{cold_s / seg_s:.2f}x"))
     print(row("model load", f"{load_s:.2f} s", f"<= 2 s ({size_mb:.1f} MB)", "OK" if load_s <= 2 else "SLOW"))
     cli = cli_throughput(path_for_cli, texts, 3000 if not args.quick else 600)
     print(
