@@ -296,14 +296,23 @@ def cli_throughput(model: Path, texts: list[str], n: int) -> tuple[float, float]
         text=True,
     )
     assert proc.stdin is not None and proc.stdout is not None
-    proc.stdin.write(lines)
-    proc.stdin.close()
+    stdin = proc.stdin
+
+    def feed() -> None:  # in a thread: the answers must be read while the questions are still being written
+        stdin.write(lines)
+        stdin.close()
+
+    import threading
+
+    writer = threading.Thread(target=feed)
+    writer.start()
     first = proc.stdout.readline()
     t1 = time.perf_counter()
     count = 1 if first else 0
     for _ in proc.stdout:
         count += 1
     t2 = time.perf_counter()
+    writer.join()
     proc.wait()
     assert count == n, f"expected {n} answers, got {count}"
     return n / (t2 - t0), (n - 1) / max(t2 - t1, 1e-9)
