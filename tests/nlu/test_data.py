@@ -1,0 +1,65 @@
+"""The project's own training and held-out data: complete, big enough, no duplicates, no leaks."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+from nlu.cli import DEFAULT_DATA
+from nlu.rasa_data import load_examples
+
+ROOT = Path(__file__).resolve().parents[2]
+CATEGORIES = {
+    "dat_dai",
+    "moi_truong",
+    "ha_tang",
+    "an_sinh",
+    "y_te",
+    "giao_duc",
+    "an_ninh_trat_tu",
+    "can_bo_tham_nhung",
+    "thu_tuc_hanh_chinh",
+    "kinh_te_viec_lam",
+    "thien_tai_khan_cap",
+    "chinh_sach_phap_luat",
+    "khen_ngoi",
+    "khac",
+}
+INTENTS = {
+    "chao_hoi",
+    "tra_cuu_trang_thai",
+    "bo_sung_thong_tin",
+    "danh_gia",
+    "huy",
+    "tro_giup",
+    "cam_on",
+    "dong_y",
+    "tu_choi",
+    "ngoai_pham_vi",
+}
+TRAIN = load_examples([ROOT / p for p in DEFAULT_DATA])
+HELDOUT = load_examples([ROOT / "data" / "nlu" / "test" / "heldout.yml"])
+
+
+def key(text: str) -> str:
+    return text.lower().strip(" .!?")
+
+
+def test_every_label_of_the_spec_with_enough_examples() -> None:
+    counts = Counter(e.label for e in TRAIN)
+    assert set(counts) == {f"gui_phan_anh/{c}" for c in CATEGORIES} | INTENTS
+    assert min(n for label, n in counts.items() if "/" in label) >= 150
+    assert min(n for label, n in counts.items() if "/" not in label) >= 40
+
+
+def test_no_duplicate_training_examples() -> None:
+    dup = [t for t, n in Counter(key(e.text) for e in TRAIN).items() if n > 1]
+    assert dup == []
+
+
+def test_heldout_is_outside_the_training_paths_and_does_not_leak() -> None:
+    assert all("test" not in str(p) for p in DEFAULT_DATA)
+    train = {key(e.text) for e in TRAIN}
+    leaked = [e.text for e in HELDOUT if key(e.text) in train and len(e.text.split()) > 3]
+    assert leaked == []
+    assert {e.label for e in HELDOUT} == {e.label for e in TRAIN}
