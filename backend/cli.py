@@ -204,7 +204,7 @@ def create_api_key(name: Annotated[str, typer.Option(help="Who the key is for")]
 
 @admin_app.command("export-corrections")
 def export_corrections_cmd(
-    out: Annotated[str, typer.Option(help="Rasa NLU YAML file to write")] = "data/nlu/corrections.yml",
+    out: Annotated[str, typer.Option(help="Rasa NLU YAML file to write")] = "data/nlu/corrections/corrections.yml",
     all_: Annotated[bool, typer.Option("--all", help="Include corrections exported before")] = False,
 ) -> None:
     """Export officials' category corrections as Rasa NLU training data (then `gopy nlu train`)."""

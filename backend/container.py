@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import time
 from collections.abc import Coroutine, Iterator
 from contextlib import contextmanager
 from functools import cached_property
@@ -38,18 +39,32 @@ def training_paths(data_dir: Path) -> list[Path]:
 class EngineParser(Parser):
     """The active NLU model from the model store, loaded once and swapped atomically on activation."""
 
+    CHECK_SECONDS = 10.0
+
     def __init__(self, model_dir: Path, data_dir: Path, bootstrap: bool) -> None:
         self._model_dir = model_dir
         self._data_dir = data_dir
         self._bootstrap = bootstrap
         self._engine: Any = None
         self._lock = threading.Lock()
+        self._checked = 0.0
 
     def engine(self) -> Any:
+        """The active model; `gopy nlu activate` in any process is picked up within CHECK_SECONDS."""
+        now = time.monotonic()
+        if self._engine is not None and now - self._checked > self.CHECK_SECONDS:
+            self._checked = now
+            from nlu.store import ModelStore
+
+            active = ModelStore(self._model_dir).active_version()
+            if active is not None and active != self._engine.version:
+                log.info("NLU model %s activated: switching from %s", active, self._engine.version)
+                self.reload()
         if self._engine is None:
             with self._lock:
                 if self._engine is None:
                     self._engine = self._load()
+                    self._checked = now
         return self._engine
 
     def _load(self) -> Any:

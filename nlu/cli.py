@@ -18,7 +18,12 @@ from nlu.store import ModelStore, ModelStoreError, load_model, train, train_and_
 
 app = typer.Typer(no_args_is_help=True, help="Vietnamese NLU: parse, train, evaluate, models, activate.")
 err = Console(stderr=True)
-DEFAULT_DATA = [Path("data/nlu/categories"), Path("data/nlu/intents"), Path("data/nlu/seed")]
+DEFAULT_DATA = [
+    Path("data/nlu/categories"),
+    Path("data/nlu/intents"),
+    Path("data/nlu/seed"),
+    Path("data/nlu/corrections"),
+]
 
 
 def _store() -> ModelStore:
