@@ -23,6 +23,7 @@ from backend.services.citizen_port import DbTicketService
 from backend.services.intake import Intake
 from backend.services.notify import Notifier
 from backend.services.state import RedisStateStore
+from backend.services.throttle import Throttle
 from backend.services.tickets import TicketOps
 from bot.messages import InboundMessage
 from handlers.ports import CitizenRef, Parser, Reply
@@ -110,6 +111,11 @@ class Container:
         finally:
             session.rollback()
             session.close()
+
+    @cached_property
+    def throttle(self) -> Throttle:
+        """Rate limits shared by every process (web chat, ticket filing, logins)."""
+        return Throttle(self.kv)
 
     @cached_property
     def texts(self) -> Any:

@@ -85,6 +85,7 @@ class Citizen(Base):
     consent: Mapped[str | None] = mapped_column(String(16))  # named | anonymous | None
     consent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     last_inbound_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # personal data removed (Decree 13/2023)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
@@ -121,6 +122,7 @@ class Ticket(Base):
     duplicate_of: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"))
     nlu: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     attachments: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    personal_data_erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # retention / erasure
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
@@ -159,6 +161,7 @@ class Message(Base):
     platform_message_id: Mapped[str | None] = mapped_column(String(160))
     citizen_id: Mapped[int | None] = mapped_column(ForeignKey("citizens.id"), index=True)
     ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"), index=True)
+    draft_id: Mapped[str | None] = mapped_column(String(32), index=True)  # the draft this message helped build
     kind: Mapped[str] = mapped_column(String(16), default="text")
     text: Mapped[str] = mapped_column(Text, default="")
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # normalised payload / buttons
@@ -179,9 +182,21 @@ class Official(Base):
     role: Mapped[str] = mapped_column(String(16))  # officer | supervisor | admin
     unit_code: Mapped[str] = mapped_column(ForeignKey("org_units.code"))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    token_version: Mapped[int] = mapped_column(Integer, default=0)  # bumped to revoke every API token
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     unit: Mapped[OrgUnit] = relationship(lazy="joined")
+
+
+class OfficialSession(Base):
+    """A console login, kept server-side so that logging out really ends it. Only a SHA-256 of the id is stored."""
+
+    __tablename__ = "official_sessions"
+    id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    official_id: Mapped[int] = mapped_column(ForeignKey("officials.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class OutboxItem(Base):
@@ -241,6 +256,7 @@ class ApiKey(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(100))
     key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    unit_code: Mapped[str] = mapped_column(ForeignKey("org_units.code"), default="TW")  # the key reads this subtree
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
