@@ -4,32 +4,139 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
+from urllib.parse import unquote_to_bytes
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
-from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
+from starlette.datastructures import Headers
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from backend.api.routes import auth, health, nlu, open311, tickets, webchat, webhooks
-from backend.config import Settings, get_settings
+from backend.config import Settings, get_settings, warn_dev_secret
 from backend.console import routes as console
 from backend.container import Container
+from backend.security_headers import SecurityHeaders
 from backend.webchat import routes as chat_page
 
 log = logging.getLogger(__name__)
 MAX_BODY = 1_000_000
+TOO_LARGE = "request body too large / dữ liệu gửi lên quá lớn"
+BAD_LENGTH = "invalid Content-Length / độ dài dữ liệu không hợp lệ"
+BAD_TEXT = "the request contains characters that are not text / dữ liệu gửi lên có ký tự không hợp lệ"
+CLOSE = {"Connection": "close"}  # the server then closes the connection instead of reading the rest of the body
 
 
-class BodyLimit(BaseHTTPMiddleware):
-    """Refuse oversized requests before reading them."""
+class BodyTooLarge(HTTPException):
+    """Raised from ``receive`` once a request body passes the limit; FastAPI renders it as 413."""
 
-    async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
-        length = request.headers.get("content-length")
-        if length is not None and (not length.isdigit() or int(length) > MAX_BODY):
-            return JSONResponse({"detail": "request body too large / dữ liệu gửi lên quá lớn"}, status_code=413)
-        return await call_next(request)
+    def __init__(self) -> None:
+        super().__init__(413, TOO_LARGE, headers=CLOSE)
+
+
+class BadText(HTTPException):
+    def __init__(self) -> None:
+        super().__init__(400, BAD_TEXT)
+
+
+def readable(encoded: bytes) -> bool:
+    """A query string or form body decodes (percent and plus escapes) to UTF-8 text without NUL characters."""
+    try:
+        text = unquote_to_bytes(encoded.replace(b"+", b" ")).decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return "\x00" not in text
+
+
+class BodyLimit:
+    """Refuse oversized requests (pure ASGI): a declared Content-Length over the limit at once, and a streamed
+    (chunked) body as soon as the bytes received pass the limit, without reading the rest.
+
+    Query strings and URL-encoded forms that do not decode to text (invalid UTF-8, NUL characters) are refused
+    with 400 here too: no route, and no database, has to cope with them.
+    """
+
+    def __init__(self, app: ASGIApp, limit: int = MAX_BODY) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = Headers(scope=scope)
+        if not readable(scope.get("query_string", b"")):
+            await JSONResponse({"detail": BAD_TEXT}, status_code=400)(scope, receive, send)
+            return
+        form = headers.get("content-type", "").startswith("application/x-www-form-urlencoded")
+        length = headers.get("content-length")
+        if length is not None:
+            if not (length.isascii() and length.isdigit()):
+                await JSONResponse({"detail": BAD_LENGTH}, status_code=400, headers=CLOSE)(scope, receive, send)
+                return
+            if int(length) > self.limit:
+                await JSONResponse({"detail": TOO_LARGE}, status_code=413, headers=CLOSE)(scope, receive, send)
+                return
+        received = 0
+        started = False
+        buffer = bytearray()
+
+        async def limited() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.limit:
+                    raise BodyTooLarge()
+                if form:
+                    buffer.extend(message.get("body", b""))
+                    if not message.get("more_body", False) and not readable(bytes(buffer)):
+                        raise BadText()
+            return message
+
+        async def tracked(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, limited, tracked)
+        except BodyTooLarge:
+            if started:
+                raise
+            await JSONResponse({"detail": TOO_LARGE}, status_code=413, headers=CLOSE)(scope, receive, send)
+
+
+def _safe(value: Any, depth: int = 0) -> Any:
+    """A JSON-safe copy of what a client sent (lone surrogates escaped, NaN and infinities as text, long strings
+    and deep structures cut), for echoing it back in a validation error."""
+    if depth > 8:
+        return "…"
+    if value is None or isinstance(value, bool | int):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else str(value)
+    if isinstance(value, str):
+        text = value if len(value) <= 200 else value[:200] + "…"
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    if isinstance(value, dict):
+        return {_safe(str(k), depth + 1): _safe(v, depth + 1) for k, v in list(value.items())[:50]}
+    if isinstance(value, list | tuple):
+        return [_safe(v, depth + 1) for v in value[:50]]
+    return _safe(str(value), depth + 1)
+
+
+async def validation_error(_request: Request, exc: Exception) -> Response:
+    """422 with pydantic's error list, rendered safely whatever the input was."""
+    errors = exc.errors() if isinstance(exc, RequestValidationError) else []
+    detail = [
+        {key: _safe(error[key]) for key in ("type", "loc", "msg", "input", "ctx") if key in error} for error in errors
+    ]
+    return JSONResponse({"detail": detail}, status_code=422)
 
 
 def prepare(container: Container) -> None:
@@ -40,6 +147,7 @@ def prepare(container: Container) -> None:
     from backend.db.models import OrgUnit
     from backend.services.units import seed_units
 
+    container.validate_data()  # malformed routing rules or templates stop the start-up here, naming file and line
     if container.settings.auto_migrate:
         upgrade(container.engine)
     with container.scope() as session:
@@ -57,6 +165,7 @@ async def _run_workers(container: Container, stop: asyncio.Event) -> None:
 def create_app(settings: Settings | None = None, container: Container | None = None) -> FastAPI:
     settings = settings or (container.settings if container else get_settings())
     container = container or Container(settings)
+    warn_dev_secret(settings, log)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -80,6 +189,8 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     )
     app.state.container = container
     app.add_middleware(BodyLimit)
+    app.add_middleware(SecurityHeaders)  # CSP, framing, no-store on officials' pages and API
+    app.add_exception_handler(RequestValidationError, validation_error)
 
     @app.exception_handler(console.LoginRequired)
     async def _login(_request: Request, _exc: Exception) -> Response:

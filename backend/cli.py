@@ -13,7 +13,10 @@ from rich.console import Console
 from backend.config import get_settings
 
 if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
     from backend.container import Container
+    from backend.db.models import Official
 
 app = typer.Typer(help="gopy — kênh góp ý Mặt trận số (Digital Front feedback channel).", no_args_is_help=True)
 db_app = typer.Typer(help="Database migrations.", no_args_is_help=True)
@@ -44,11 +47,16 @@ def serve(
     from sqlalchemy import func, select
 
     from backend.app import create_app, prepare
+    from backend.datafiles import DataFileError
     from backend.db.models import Official
+    from backend.logs import access_log_config
 
     settings = get_settings()
     container = _container()
-    prepare(container)
+    try:
+        prepare(container)
+    except DataFileError as exc:
+        raise _fail(str(exc), 1) from None
     with container.scope() as session:
         officials = session.scalar(select(func.count()).select_from(Official)) or 0
     url = f"http://{host or settings.host}:{port or settings.port}"
@@ -63,6 +71,7 @@ def serve(
         host=host or settings.host,
         port=port or settings.port,
         log_level="info",
+        log_config=access_log_config(),  # secrets in query strings (session, api_key, token) are redacted
     )
 
 
@@ -157,14 +166,7 @@ def create_official(
         raise _fail("role must be officer, supervisor or admin")
     if not username or len(username) > 64 or not username.replace(".", "").replace("_", "").isalnum():
         raise _fail("username: 1-64 letters, digits, '.' or '_'")
-    if password_stdin:
-        password = sys.stdin.readline().rstrip("\n")
-    else:
-        password = getpass.getpass("Password: ")
-        if getpass.getpass("Repeat password: ") != password:
-            raise _fail("passwords do not match")
-    if len(password) < 8:
-        raise _fail("password must have at least 8 characters")
+    password = _read_new_password(password_stdin, username)
     container = _container()
     from backend.app import prepare
 
@@ -183,22 +185,127 @@ def create_official(
                 unit_code=unit,
             )
         )
+        _audit_cli(session, "create", username, role=role, unit=unit)
         session.commit()
     console.print(f"created {role} '{username}' for unit {unit}")
 
 
-@admin_app.command("create-api-key")
-def create_api_key(name: Annotated[str, typer.Option(help="Who the key is for")]) -> None:
-    """Create an integrator API key (Open311 write access). The key is shown once."""
-    from backend.api.routes.open311 import new_api_key
+def _read_new_password(from_stdin: bool, username: str) -> str:
+    """A new password, read and checked against the password policy (backend/services/passwords.py)."""
+    import unicodedata
 
+    from backend.services.passwords import password_problem
+
+    if from_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = getpass.getpass("Password / Mật khẩu: ")
+        if getpass.getpass("Repeat password / Nhập lại mật khẩu: ") != password:
+            raise _fail("passwords do not match / hai lần nhập mật khẩu không khớp nhau")
+    password = unicodedata.normalize("NFC", password)
+    problem = password_problem(password, username)
+    if problem is not None:
+        raise _fail(f"password refused / mật khẩu không được chấp nhận: {problem}")
+    return password
+
+
+def _official(session: Session, username: str) -> Official:
+    from sqlalchemy import select
+
+    from backend.db.models import Official
+
+    official = session.scalars(select(Official).where(Official.username == username)).first()
+    if official is None:
+        raise _fail(f"no official '{username}' / không có cán bộ với tên đăng nhập '{username}'")
+    return official
+
+
+@admin_app.command("set-password")
+def set_password(
+    username: Annotated[str, typer.Option(help="Login name")],
+    password_stdin: Annotated[bool, typer.Option("--password-stdin", help="Read the password from stdin")] = False,
+) -> None:
+    """Set a new password for an official (same policy as create-official); ends its sessions and API tokens."""
+    from backend.app import prepare
+    from backend.services.accounts import revoke_all
+    from backend.services.security import hash_password
+
+    password = _read_new_password(password_stdin, username)
+    container = _container()
+    prepare(container)
+    with container.scope() as session:
+        official = _official(session, username)
+        official.password_hash = hash_password(password)
+        revoke_all(session, official)
+        _audit_cli(session, "set_password", official.username)
+        session.commit()
+    console.print(f"password of '{username}' changed; its sessions and API tokens are revoked")
+
+
+@admin_app.command("revoke-tokens")
+def revoke_tokens(username: Annotated[str, typer.Option(help="Login name")]) -> None:
+    """Revoke every API token and end every console session of an official (it must log in again)."""
+    from backend.app import prepare
+    from backend.services.accounts import revoke_all
+
+    container = _container()
+    prepare(container)
+    with container.scope() as session:
+        official = _official(session, username)
+        version = revoke_all(session, official)
+        _audit_cli(session, "revoke_tokens", official.username, token_version=version)
+        session.commit()
+    console.print(f"revoked every API token and console session of '{username}' (token version {version})")
+
+
+@admin_app.command("deactivate-official")
+def deactivate_official(username: Annotated[str, typer.Option(help="Login name")]) -> None:
+    """Deactivate an official: logins are refused and its sessions and API tokens end at once."""
+    from backend.app import prepare
+    from backend.services.accounts import deactivate
+
+    container = _container()
+    prepare(container)
+    with container.scope() as session:
+        official = _official(session, username)
+        deactivate(session, official)
+        _audit_cli(session, "deactivate", official.username)
+        session.commit()
+    console.print(f"deactivated '{username}'; its sessions and API tokens are revoked")
+
+
+def _audit_cli(session: Session, action: str, username: str, **detail: object) -> None:
+    from backend.db.models import AuditLog
+
+    session.add(AuditLog(actor="cli", action=action, object_type="official", object_id=username, detail=detail))
+
+
+@admin_app.command("create-api-key")
+def create_api_key(
+    name: Annotated[str, typer.Option(help="Who the key is for")],
+    unit: Annotated[
+        str,
+        typer.Option(help="The unit whose subtree the key reads: TW (all), a province or a commune code"),
+    ],
+) -> None:
+    """Create an integrator API key (Open311 writes; reads of the unit's subtree). The key is shown once."""
+    from backend.api.routes.open311 import new_api_key
+    from backend.db.models import OrgUnit
+
+    unit, name = unit.strip(), name.strip()
+    if not name or len(name) > 100:
+        raise _fail("name: 1-100 characters (who the key is for)")
     container = _container()
     from backend.app import prepare
 
     prepare(container)
     with container.scope() as session:
-        key = new_api_key(session, name)
+        found = session.get(OrgUnit, unit) if unit else None
+        if found is None or not found.active:
+            raise _fail(f"unknown unit code '{unit}' (TW, a 2-digit province or a 5-digit commune code)")
+        key = new_api_key(session, name, found.code)
         session.commit()
+    console.print(f"created API key '{name}' reading {found.name} ({found.code}) and the units below it")
     print(key)
 
 
@@ -216,6 +323,135 @@ def export_corrections_cmd(
     with container.scope() as session:
         n = export_corrections(session, Path(out), include_exported=all_)
     console.print(f"wrote {n} examples to {out}")
+
+
+citizen_app = typer.Typer(
+    help="Citizens' personal data (Decree 13/2023): export everything held about one citizen, or erase it.",
+    no_args_is_help=True,
+)
+admin_app.add_typer(citizen_app, name="citizen")
+
+ChannelOpt = Annotated[str, typer.Option("--channel", help="telegram | zalo | zalobot | webchat | open311")]
+UserOpt = Annotated[str, typer.Option("--user", help="The citizen's user id on that platform")]
+ActorOpt = Annotated[str | None, typer.Option("--actor", help="Who asks, for the audit log (default: the OS user)")]
+
+
+def _operator(actor: str | None) -> str:
+    if actor and actor.strip():
+        return actor.strip()
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):  # no user name in this environment (e.g. a bare container)
+        return "cli:unknown"
+
+
+def _privacy_container() -> Container:
+    container = _container()
+    if container.settings.auto_migrate:
+        from backend.db.migrate import upgrade
+
+        upgrade(container.engine)
+    return container
+
+
+@citizen_app.command("export")
+def citizen_export(
+    channel: ChannelOpt,
+    user: UserOpt,
+    out: Annotated[str | None, typer.Option("--out", help="JSON file to write (default: standard output)")] = None,
+    actor: ActorOpt = None,
+) -> None:
+    """Write everything held about one citizen as JSON (times in UTC and Vietnam time). Audited."""
+    import json
+    import os
+
+    from backend.services import privacy
+    from backend.services.state import RedisStateStore
+    from handlers.state import state_key
+
+    container = _privacy_container()
+    try:
+        with container.scope() as session:
+            citizen = privacy.find_citizen(session, channel, user)
+            if citizen is None:
+                raise _fail(
+                    f"no citizen '{user}' on channel '{channel}' (never seen, or erased) / "
+                    f"không có người dân '{user}' trên kênh '{channel}' (chưa từng liên hệ hoặc đã bị xoá)",
+                    1,
+                )
+            state = RedisStateStore(container.kv.sync).load(state_key(privacy.citizen_ref(citizen)))
+            data = privacy.export_citizen(session, citizen, state=state)
+            privacy.write_audit(
+                session,
+                _operator(actor),
+                "citizen_export",
+                "citizen",
+                str(citizen.id),
+                tickets=len(data["tickets"]),
+                messages=len(data["messages"]),
+                to="file" if out else "stdout",
+            )
+            session.commit()
+    finally:
+        container.close()
+    body = json.dumps(data, ensure_ascii=False, indent=2) + "\n"
+    if out is None:
+        sys.stdout.write(body)
+        return
+    fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # personal data: readable by the operator only
+    os.fchmod(fd, 0o600)  # also when the file existed before
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(body)
+    console.print(
+        f"wrote {out}: citizen #{data['citizen']['id']}, {len(data['tickets'])} tickets, "
+        f"{len(data['messages'])} messages"
+    )
+
+
+@citizen_app.command("erase")
+def citizen_erase(
+    channel: ChannelOpt,
+    user: UserOpt,
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation")] = False,
+    actor: ActorOpt = None,
+) -> None:
+    """Erase a citizen's personal data and words; tickets stay, anonymised, so statistics still count. Audited."""
+    from sqlalchemy import func, select
+
+    from backend.db.models import Message, Ticket
+    from backend.services import privacy
+    from backend.services.state import RedisStateStore
+
+    operator = _operator(actor)
+    container = _privacy_container()
+    try:
+        with container.scope() as session:
+            citizen = privacy.find_citizen(session, channel, user)
+            if citizen is None:
+                privacy.write_audit(session, operator, "citizen_erase", "citizen", "-", found=False)
+                session.commit()
+                console.print(
+                    f"nothing to erase: no citizen '{user}' on channel '{channel}' (never seen, or already erased) / "
+                    "không có dữ liệu để xoá"
+                )
+                return
+            if not yes:
+                tickets = session.scalar(select(func.count()).where(Ticket.citizen_id == citizen.id)) or 0
+                messages = session.scalar(select(func.count()).where(Message.citizen_id == citizen.id)) or 0
+                typer.confirm(
+                    f"Erase the personal data of citizen #{citizen.id} on {channel} ({tickets} tickets, {messages} "
+                    "messages)? This cannot be undone / Xoá dữ liệu cá nhân, không thể khôi phục?",
+                    abort=True,
+                )
+            done = privacy.erase_citizen(session, citizen, states=RedisStateStore(container.kv.sync), actor=operator)
+            session.commit()
+            citizen_id = citizen.id
+    finally:
+        container.close()
+    console.print(
+        f"erased citizen #{citizen_id}: {done.tickets} tickets anonymised, {done.messages} messages, "
+        f"{done.outbox} outgoing messages, {done.events} history entries"
+    )
 
 
 routing_app = typer.Typer(help="Routing rules.", no_args_is_help=True)
@@ -286,7 +522,7 @@ def chat(
         if not line:
             continue
         payload = None
-        if line.isdigit() and pending and 1 <= int(line) <= len(pending):
+        if line.isdecimal() and pending and 1 <= int(line) <= len(pending):
             payload = pending[int(line) - 1]
         msg = InboundMessage(
             channel="webchat",

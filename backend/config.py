@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -30,6 +31,10 @@ class Settings(BaseSettings):
     run_workers: bool = True  # run the outbox/intake workers inside the API process
     max_text_length: int = 4000
     token_ttl_minutes: int = 12 * 60
+    # Officials' logins: failures allowed per account and per client address in a window, then 429 until it ends
+    login_failures_per_account: int = Field(default=5, ge=1)
+    login_failures_per_address: int = Field(default=20, ge=1)
+    login_window_seconds: int = Field(default=15 * 60, ge=1)
     auto_migrate: bool = True  # embedded default: migrate on start
     bootstrap_model: bool = True  # train + activate a model on first start when none is active
 
@@ -58,13 +63,22 @@ class Settings(BaseSettings):
 
     # Citizen rate limit (messages per minute) for chit-chat/spam
     citizen_rate_per_minute: int = Field(default=20, ge=1)
+    # Web chat: messages per minute per chat session and per client address (429 with Retry-After beyond)
+    webchat_rate_per_session: int = Field(default=20, ge=1)
+    webchat_rate_per_address: int = Field(default=120, ge=1)
+
+    # Privacy (Decree 13/2023): months after closing before a ticket's personal data is erased by the worker
+    retention_months: int = Field(default=24, ge=1)
 
     @model_validator(mode="after")
     def _refuse_default_secrets(self) -> Settings:
         if self.environment == "production":
             problems = []
             if self.secret_key == DEFAULT_SECRET or len(self.secret_key) < 32:
-                problems.append("GOPY_SECRET_KEY must be set to a random value of at least 32 characters")
+                problems.append(
+                    "GOPY_SECRET_KEY must be set to a random value of at least 32 characters "
+                    "(e.g. python -c 'import secrets; print(secrets.token_urlsafe(48))')"
+                )
             if self.telegram_token and not self.telegram_secret:
                 problems.append("GOPY_TELEGRAM_SECRET is required when GOPY_TELEGRAM_TOKEN is set")
             if self.zalo_app_id and not self.zalo_oa_secret:
@@ -76,8 +90,30 @@ class Settings(BaseSettings):
         return self
 
     @property
+    def uses_dev_secret(self) -> bool:
+        return self.secret_key == DEFAULT_SECRET
+
+    @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+
+DEV_SECRET_WARNING = (
+    "\n" + "!" * 78 + "\n"
+    "!! WARNING: GOPY_SECRET_KEY is not set: gopy is using the built-in DEVELOPMENT secret.\n"
+    "!! Anyone who knows it can forge console sessions' CSRF tokens and officials' API tokens.\n"
+    "!! Set GOPY_SECRET_KEY to a random value of at least 32 characters before real use\n"
+    "!! (production refuses to start without it).\n"
+    "!! CẢNH BÁO: chưa đặt GOPY_SECRET_KEY, gopy đang dùng khóa bí mật mặc định chỉ dành cho phát triển.\n" + "!" * 78
+)
+
+
+def warn_dev_secret(settings: Settings, logger: logging.Logger | None = None) -> bool:
+    """Log a loud warning naming ``GOPY_SECRET_KEY`` when the development secret is in use; True if it is."""
+    if not settings.uses_dev_secret:
+        return False
+    (logger or logging.getLogger("gopy")).warning(DEV_SECRET_WARNING)
+    return True
 
 
 @lru_cache(maxsize=1)

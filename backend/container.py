@@ -25,8 +25,9 @@ from backend.services.notify import Notifier
 from backend.services.state import RedisStateStore
 from backend.services.throttle import Throttle
 from backend.services.tickets import TicketOps
+from backend.workers.supervisor import WorkerBoard
 from bot.messages import InboundMessage
-from handlers.ports import CitizenRef, Parser, Reply
+from handlers.ports import MAX_TEXT, CitizenRef, Parser, Turn
 
 log = logging.getLogger(__name__)
 
@@ -87,8 +88,10 @@ class EngineParser(Parser):
         with self._lock:
             self._engine = self._load()
 
+    MAX_INPUT = MAX_TEXT  # the ticket text limit: longer input is cut before parsing, so parse time stays bounded
+
     def parse(self, text: str) -> dict[str, Any]:
-        result: dict[str, Any] = self.engine().parse(text)
+        result: dict[str, Any] = self.engine().parse(text[: self.MAX_INPUT])
         return result
 
 
@@ -101,6 +104,7 @@ class Container:
         self._senders: dict[str, Any] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._wakeup: asyncio.Event | None = None
+        self.workers = WorkerBoard()  # the background workers this process runs (see /readyz)
 
     @contextmanager
     def scope(self) -> Iterator[Session]:
@@ -111,6 +115,14 @@ class Container:
         finally:
             session.rollback()
             session.close()
+
+    def validate_data(self) -> None:
+        """Check the administrator-edited files now (raises ``DataFileError`` naming the file and line), then load
+        them, so a malformed file stops the start-up instead of the first citizen's message."""
+        from backend.datafiles import check_data_files
+
+        check_data_files(self.settings.data_dir)
+        _ = self.texts, self.router, self.ops
 
     @cached_property
     def throttle(self) -> Throttle:
@@ -142,7 +154,7 @@ class Container:
 
     @cached_property
     def tickets(self) -> DbTicketService:
-        return DbTicketService(self.scope, self.ops)
+        return DbTicketService(self.scope, self.ops, self.throttle)
 
     @cached_property
     def conversation(self) -> Any:
@@ -156,9 +168,10 @@ class Container:
             chitchat_per_minute=self.settings.citizen_rate_per_minute,
         )
 
-    def handle(self, citizen: CitizenRef, msg: InboundMessage) -> list[Reply]:
-        replies: list[Reply] = self.conversation.handle(citizen, msg)
-        return replies
+    def handle(self, citizen: CitizenRef, msg: InboundMessage) -> Turn:
+        """One conversation turn: the replies and the draft/ticket they belong to (the intake links messages)."""
+        turn: Turn = self.conversation.turn(citizen, msg)
+        return turn
 
     @cached_property
     def intake(self) -> Intake:
@@ -190,8 +203,12 @@ class Container:
         senders = await self.channel_senders()
         sender = senders.get("telegram")
         if sender is not None:
+            from bot.base import SendError
+
             try:
                 await sender.answer_callback(query_id)
+            except SendError as exc:  # Telegram unreachable or the query too old: the button still works
+                log.warning("could not answer Telegram callback query %s: %s (%s)", query_id, exc.reason, exc)
             except Exception:
                 log.warning("could not answer Telegram callback query %s", query_id, exc_info=True)
 
@@ -210,8 +227,10 @@ class Container:
         if self._wakeup is not None:
             self._wakeup.set()
 
-    def record_ignored(self, channel: str, digest: str, outcome: str, raw: bytes) -> None:
-        """Keep a record of webhook events we do not act on (once per distinct payload)."""
+    def record_ignored(self, channel: str, digest: str, outcome: str) -> None:
+        """Keep a record of webhook events we do not act on (once per distinct payload): the channel, a digest
+        of the payload, the outcome and the time. Never the content: group chats carry third parties' names and
+        phone numbers."""
         from sqlalchemy.exc import IntegrityError
 
         from backend.db.models import Message, utcnow
@@ -223,7 +242,7 @@ class Container:
                     direction="in",
                     platform_message_id=f"ignored:{digest}",
                     kind="ignored",
-                    data={"outcome": outcome, "raw": raw[:4000].decode("utf-8", "replace")},
+                    data={"outcome": outcome},
                     processed_at=utcnow(),
                 )
             )

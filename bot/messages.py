@@ -7,9 +7,10 @@ platform has none). Platform SDK types never leave their adapter.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import Literal
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
 
 Channel = Literal["webchat", "telegram", "zalo", "zalobot", "open311"]
 
@@ -40,6 +41,50 @@ class Button:
 class GeoPoint:
     latitude: float
     longitude: float
+
+
+def geo_point(latitude: Any, longitude: Any) -> GeoPoint | None:
+    """A point from platform fields of any type: ``None`` unless both are finite numbers on the globe."""
+    try:
+        lat, lon = float(latitude), float(longitude)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    if isinstance(latitude, bool) or isinstance(longitude, bool) or not (math.isfinite(lat) and math.isfinite(lon)):
+        return None
+    if not (-90 <= lat <= 90 and -180 <= lon <= 180):
+        return None
+    return GeoPoint(lat, lon)
+
+
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+
+
+def sent_time(value: Any, *, milliseconds: bool | None = None) -> datetime:
+    """A platform timestamp (seconds, or milliseconds when ``milliseconds`` or when it is too large for seconds)
+    of any type; anything unreadable or out of range (before 2000, more than a day ahead) is now."""
+    now = datetime.now(UTC)
+    try:
+        if isinstance(value, bool) or not isinstance(value, int | float | str):
+            return now
+        number = float(value)
+        if milliseconds or (milliseconds is None and number > 1e11):
+            number /= 1000
+        when = datetime.fromtimestamp(number, UTC)
+    except (TypeError, ValueError, OverflowError, OSError):
+        return now
+    return when if EARLIEST <= when <= now + timedelta(days=1) else now
+
+
+def platform_id(value: Any) -> str:
+    """A platform id (string or integer in the payload) as text; ``""`` for anything else."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    return value if isinstance(value, str) and len(value) <= 128 else ""
+
+
+def text_field(value: Any) -> str:
+    """A text field: strings only, anything else is empty."""
+    return value if isinstance(value, str) else ""
 
 
 @dataclass(frozen=True, slots=True)

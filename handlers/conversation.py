@@ -13,8 +13,8 @@ from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from bot.messages import Button, InboundMessage
-from handlers.feedback import FeedbackFlow, add_attachments, new_draft
-from handlers.ports import CitizenRef, Parser, Reply, StateStore, TicketService
+from handlers.feedback import REPEAT_SEND_SECONDS, FeedbackFlow, add_attachments, append_text, apply_parse, new_draft
+from handlers.ports import MAX_TEXT, CitizenRef, Parser, Reply, StateStore, TicketService, Turn
 from handlers.state import DRAFT_MAX_AGE_SECONDS, State, age_seconds, fold, load, reply, save
 from handlers.texts import Texts
 from handlers.tickets_flow import TicketsFlow
@@ -139,6 +139,11 @@ class Conversation:
 
     # -- entry points ---------------------------------------------------------------------------------------
     def handle(self, citizen: CitizenRef, msg: InboundMessage) -> list[Reply]:
+        """The replies to one message (the scripts' view of a turn)."""
+        return self.turn(citizen, msg).replies
+
+    def turn(self, citizen: CitizenRef, msg: InboundMessage) -> Turn:
+        """One message in: the replies, and the draft or ticket the turn belonged to (for linking messages)."""
         state = load(self.states, citizen)
         now = self.clock()
         msg = self._digits_to_payload(state, msg)
@@ -148,7 +153,7 @@ class Conversation:
             out.append(reply(self.texts.render("draft_expired")))
         out += self._dispatch(citizen, state, msg, now)
         save(self.states, citizen, state)
-        return out
+        return Turn(out, state.turn_draft, state.turn_ticket)
 
     def on_ticket_answered(self, citizen: CitizenRef, code: str) -> list[Reply]:
         """Called by the backend when an official answers: ask the citizen to rate the handling."""
@@ -163,7 +168,8 @@ class Conversation:
     @staticmethod
     def _digits_to_payload(state: State, msg: InboundMessage) -> InboundMessage:
         text = msg.text.strip()
-        if msg.kind == "text" and text.isdigit() and state.offered and 1 <= int(text) <= len(state.offered):
+        # isdecimal, not isdigit: "²" and "①" are digits that int() refuses
+        if msg.kind == "text" and text.isdecimal() and state.offered and 1 <= int(text) <= len(state.offered):
             from dataclasses import replace
 
             return replace(msg, kind="button", payload=state.offered[int(text) - 1])
@@ -193,6 +199,11 @@ class Conversation:
             return [reply(t.render("consent_withdrawn"))]
         if msg.kind == "unsupported":
             return [reply(t.render("unsupported"))]
+        if state.name == "idle" and self._sent_again(state, msg, now):
+            filed = state.data["filed"]
+            state.turn_draft = filed.get("draft")
+            state.about_ticket(filed["code"])
+            return [reply(t.render("already_filed", code=filed["code"]))]
         handler = {
             "await_consent": self._on_consent,
             "await_location": self.feedback.on_location,
@@ -213,6 +224,13 @@ class Conversation:
         if simple is not None:
             return simple(citizen, state, msg)
         return self.handle_idle(citizen, state, msg, now)
+
+    def _sent_again(self, state: State, msg: InboundMessage, now: datetime) -> bool:
+        """A second "send" (pressed or typed) right after a report was filed: the same report, not a new one."""
+        filed = state.data.get("filed")
+        if not isinstance(filed, dict) or age_seconds(filed.get("at"), now) > REPEAT_SEND_SECONDS:
+            return False
+        return msg.payload == "confirm:send" or (msg.kind == "text" and self.yes_no(msg) == "yes")
 
     def greet(self, citizen: CitizenRef, state: State) -> list[Reply]:
         t = self.texts
@@ -251,6 +269,10 @@ class Conversation:
             if parsed["intent"]["name"] == FEEDBACK:
                 state.draft = new_draft(msg.text, parsed)
                 state.draft_started = now.isoformat()
+                if len(msg.text) > MAX_TEXT:
+                    state.about_draft()
+                    return [self.feedback.too_long(cut=True), self._consent_question(state)]
+        state.about_draft()  # asked again about the report waiting for consent (if there is one)
         return [self._consent_question(state)]
 
     def handle_idle(
@@ -261,9 +283,10 @@ class Conversation:
         if msg.kind in ("image", "file", "location"):
             handoff = self.tickets.handoff_ticket(citizen)
             if handoff:
-                return self.flows.add_info(citizen, handoff, msg, handoff=True)
+                return self.flows.add_info(citizen, state, handoff, msg, handoff=True)
             state.draft = new_draft(msg.text or "", {"intent": {"confidence": 0.0}, "entities": []})
             state.draft_started = now.isoformat()
+            state.about_draft()
             add_attachments(state.draft, msg)
             what = {"image": "attachment_image", "file": "attachment_file"}.get(msg.kind, "attachment_location")
             if msg.text:
@@ -276,7 +299,7 @@ class Conversation:
         intent = parsed["intent"]["name"]
         handoff = self.tickets.handoff_ticket(citizen)
         if handoff and intent not in ("tra_cuu_trang_thai", "tro_giup", "huy", "danh_gia") and not code:
-            return self.flows.add_info(citizen, handoff, msg, handoff=True)
+            return self.flows.add_info(citizen, state, handoff, msg, handoff=True)
         only_code = bool(code) and len(fold(msg.text).split()) <= 4  # "PA-7K3Q-M2XD", "ma PA-... sao roi"
         if intent == "tra_cuu_trang_thai" or (
             code and (only_code or intent not in ("bo_sung_thong_tin", "huy", FEEDBACK))
@@ -289,17 +312,21 @@ class Conversation:
         if intent == "danh_gia":
             return self.flows.start_rating(citizen, state, msg)
         if intent == FEEDBACK or (state.draft is not None and intent not in ("chao_hoi", "cam_on", "tro_giup")):
+            notice: list[Reply] = []
             if state.draft is not None and state.draft.get("text"):
-                state.draft["text"] = f"{state.draft['text']}\n{msg.text}".strip()
-                from handlers.feedback import apply_parse
-
-                apply_parse(state.draft, parsed)
+                if append_text(state.draft, msg.text):
+                    apply_parse(state.draft, parsed)
+                else:
+                    notice.append(self.feedback.too_long())
             else:
                 old = state.draft or {}
                 state.draft = new_draft(msg.text, parsed)
                 state.draft["attachments"], state.draft["geo"] = old.get("attachments", []), old.get("geo")
+                state.draft["id"] = old.get("id") or state.draft["id"]  # the photo sent first belongs to it
                 state.draft_started = now.isoformat()
-            return self._feedback(citizen, state, now)
+                if len(msg.text) > MAX_TEXT:
+                    notice.append(self.feedback.too_long(cut=True))
+            return [*notice, *self._feedback(citizen, state, now)]
         if intent == "chao_hoi":
             return self.greet(citizen, state)
         if intent == "tro_giup":
@@ -312,6 +339,7 @@ class Conversation:
 
     def _feedback(self, citizen: CitizenRef, state: State, now: datetime) -> list[Reply]:
         assert state.draft is not None
+        state.about_draft()
         consent = self.tickets.get_consent(citizen)
         if consent is None and not state.draft.get("urgent"):
             self.goto(state, "await_consent")

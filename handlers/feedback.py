@@ -3,23 +3,33 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from bot.messages import Attachment, Button, GeoPoint, InboundMessage
-from handlers.ports import CitizenRef, Reply, TicketDraft
-from handlers.state import State, fold, reply
+from handlers.ports import MAX_TEXT, CitizenRef, Reply, TicketDraft, TicketError
+from handlers.state import State, draft_id, fold, new_draft_id, reply
 
 if TYPE_CHECKING:
     from handlers.conversation import Conversation
 
 CATEGORY_THRESHOLD = 0.45
+REPEAT_SEND_SECONDS = 600  # a second "send" this soon after filing gets the same code back
 _PHONE = re.compile(r"(?:\+?84|0)\d{9,10}")
 
 
 def new_draft(text: str, parsed: dict[str, Any]) -> dict[str, Any]:
-    draft: dict[str, Any] = {"text": text, "attachments": [], "geo": None, "phone": None, "asked": []}
+    """A new draft with its own id; text beyond ``MAX_TEXT`` is cut (callers tell the citizen, see ``too_long``)."""
+    draft: dict[str, Any] = {
+        "id": new_draft_id(),
+        "text": text[:MAX_TEXT],
+        "attachments": [],
+        "geo": None,
+        "phone": None,
+        "asked": [],
+    }
     apply_parse(draft, parsed)
     for ent in parsed.get("entities", []):
         if ent.get("entity") == "phone":
@@ -48,6 +58,15 @@ def apply_location(draft: dict[str, Any], loc: dict[str, Any] | None) -> bool:
     return True
 
 
+def append_text(draft: dict[str, Any], text: str) -> bool:
+    """Add the citizen's words to the draft; ``False``, adding nothing, when the ticket text would pass the limit."""
+    joined = f"{draft['text']}\n{text}".strip()
+    if len(joined) > MAX_TEXT:
+        return False
+    draft["text"] = joined
+    return True
+
+
 def add_attachments(draft: dict[str, Any], msg: InboundMessage) -> None:
     draft["attachments"] += [dataclasses.asdict(a) for a in msg.attachments]
     if msg.location is not None:
@@ -71,6 +90,7 @@ def to_ticket_draft(draft: dict[str, Any], anonymous: bool) -> TicketDraft:
         phone=None if anonymous else draft.get("phone"),
         attachments=[Attachment(**a) for a in draft.get("attachments", [])],
         nlu=draft.get("nlu", {}),
+        draft_id=draft_id(draft),
     )
 
 
@@ -80,9 +100,15 @@ class FeedbackFlow:
     def __init__(self, conv: Conversation) -> None:
         self.c = conv
 
+    def too_long(self, cut: bool = False) -> Reply:
+        """Tell the citizen the ticket text reached its limit: the new words were not added (or were cut)."""
+        limit = f"{MAX_TEXT:,}".replace(",", ".")
+        return reply(self.c.texts.render("draft_truncated" if cut else "draft_too_long", limit=limit))
+
     def advance(self, citizen: CitizenRef, state: State, now: datetime) -> list[Reply]:
         draft = state.draft
         assert draft is not None
+        state.about_draft()
         t = self.c.texts
         asked = draft.setdefault("asked", [])
         if draft.get("urgent"):
@@ -119,11 +145,7 @@ class FeedbackFlow:
             else draft.get("phone") or t.render("summary_contact_none")
         )
         self.c.goto(state, "await_confirm")
-        buttons = [
-            Button(t.render("confirm_button_send"), "confirm:send"),
-            Button(t.render("confirm_button_edit"), "confirm:edit"),
-            Button(t.render("confirm_button_cancel"), "confirm:cancel"),
-        ]
+        state.about_draft()
         text = t.render(
             "summary",
             text=draft["text"],
@@ -131,7 +153,15 @@ class FeedbackFlow:
             location=location,
             contact=contact,
         )
-        return reply(text, buttons, state)
+        return reply(text, self._confirm_buttons(), state)
+
+    def _confirm_buttons(self) -> list[Button]:
+        t = self.c.texts
+        return [
+            Button(t.render("confirm_button_send"), "confirm:send"),
+            Button(t.render("confirm_button_edit"), "confirm:edit"),
+            Button(t.render("confirm_button_cancel"), "confirm:cancel"),
+        ]
 
     def _location_name(self, draft: dict[str, Any]) -> str | None:
         codes = [c for c in (draft.get("commune_code"), draft.get("province_code")) if c]
@@ -153,9 +183,22 @@ class FeedbackFlow:
         out: list[Reply] = []
         if consent is None and draft.get("urgent"):
             out.append(reply(t.render("urgent_consent_note")))
-        summary = self.c.tickets.file(citizen, to_ticket_draft(draft, consent == "anonymous"))
+        state.about_draft()
+        try:
+            summary = self.c.tickets.file(citizen, to_ticket_draft(draft, consent == "anonymous"))
+        except TicketError as exc:
+            if exc.code != "rate_limited":
+                raise
+            minutes = max(1, math.ceil((exc.retry_after or 60) / 60))
+            self.c.goto(state, "await_confirm")  # the draft is kept: "send" again once the wait is over
+            out.append(reply(t.render("ticket_rate_limited", minutes=minutes), self._confirm_buttons(), state))
+            return out
         state.reset()
-        if draft.get("urgent"):
+        state.about_ticket(summary.code)
+        state.data["filed"] = {"draft": state.turn_draft, "code": summary.code, "at": now.isoformat()}
+        if summary.repeated:
+            out.append(reply(t.render("already_filed", code=summary.code)))
+        elif draft.get("urgent"):
             out.append(reply(t.render("filed_urgent", code=summary.code, unit=summary.unit_name)))
         else:
             deadline = summary.deadline.astimezone(self.c.tz).strftime("%d/%m/%Y") if summary.deadline else "—"
@@ -173,20 +216,23 @@ class FeedbackFlow:
             return self.advance(citizen, state, now)
         parsed = self.c.parser.parse(msg.text)
         if apply_location(draft, parsed.get("location")):
-            draft["text"] = f"{draft['text']}\n{msg.text}"
+            if not append_text(draft, msg.text):
+                return [self.too_long(), *self.advance(citizen, state, now)]
             return self.advance(citizen, state, now)
         if parsed["intent"]["name"] != "gui_phan_anh" and parsed["intent"]["confidence"] >= 0.7:
             self.c.goto(state, "idle")  # the citizen moved on (status, help, ...); the draft is kept
             return self.c.handle_idle(citizen, state, msg, now)
         if "location_again" not in draft["asked"]:
             draft["asked"].append("location_again")
+            state.about_draft()
             t = self.c.texts
             return [
                 reply(
                     t.render("ask_location_again"), [Button(t.render("location_skip_button"), "location:skip")], state
                 )
             ]
-        draft["text"] = f"{draft['text']}\n{msg.text}"
+        if not append_text(draft, msg.text):
+            return [self.too_long(), *self.advance(citizen, state, now)]
         return self.advance(citizen, state, now)
 
     def on_commune(self, citizen: CitizenRef, state: State, msg: InboundMessage, now: datetime) -> list[Reply]:
@@ -224,22 +270,28 @@ class FeedbackFlow:
             return [reply(t.render("cancelled"))]
         if payload == "confirm:edit":
             self.c.goto(state, "await_edit")
+            state.about_draft()
             return [reply(t.render("ask_edit"), state=state)]
         phone = _PHONE.search(fold(msg.text).replace(" ", "")) if msg.text else None
+        out: list[Reply] = []
         if phone:
             draft["phone"] = phone.group(0)
         elif msg.text:
-            draft["text"] = f"{draft['text']}\n{msg.text}"
-            apply_parse(draft, self.c.parser.parse(draft["text"]))
+            if append_text(draft, msg.text):
+                apply_parse(draft, self.c.parser.parse(draft["text"]))
+            else:
+                out.append(self.too_long())
         add_attachments(draft, msg)
-        return [self.summary(citizen, state)]
+        return [*out, self.summary(citizen, state)]
 
     def on_edit(self, citizen: CitizenRef, state: State, msg: InboundMessage, now: datetime) -> list[Reply]:
         old = state.draft or {}
         draft = new_draft(msg.text, self.c.parser.parse(msg.text))
         draft["attachments"], draft["geo"] = old.get("attachments", []), old.get("geo")
+        draft["id"] = old.get("id") or draft["id"]  # the same report, rewritten: its messages stay linked
         if not draft.get("province_code") and old.get("province_code"):
             for k in ("province_code", "commune_code", "location_text"):
                 draft[k] = old.get(k)
         state.draft = draft
-        return self.advance(citizen, state, now)
+        cut = [self.too_long(cut=True)] if len(msg.text) > MAX_TEXT else []
+        return [*cut, *self.advance(citizen, state, now)]

@@ -12,6 +12,10 @@ from typing import Any
 
 from bot.messages import Attachment, Button, GeoPoint
 
+# The longest text a ticket (and one message) may have. The same limit as the HTTP API's (``MAX_TEXT`` in
+# backend/api/schemas.py and ``Settings.max_text_length``; a test keeps them equal): handlers cannot import backend.
+MAX_TEXT = 4000
+
 
 @dataclass(frozen=True, slots=True)
 class Reply:
@@ -19,6 +23,18 @@ class Reply:
 
     text: str
     buttons: tuple[Button, ...] = ()
+
+
+@dataclass(slots=True)
+class Turn:
+    """One conversation turn: the replies, and what the turn was about, so the backend can link the inbound
+    message and the replies to it. A ticket's page shows only the messages linked to that ticket; greetings,
+    help and chit-chat belong to nothing.
+    """
+
+    replies: list[Reply]
+    draft_id: str | None = None  # the draft the turn built (linked to its ticket once filed)
+    ticket_code: str | None = None  # the citizen's own ticket the turn was about (filed, looked up, added to...)
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +65,7 @@ class TicketDraft:
     phone: str | None = None
     attachments: list[Attachment] = field(default_factory=list)
     nlu: dict[str, Any] = field(default_factory=dict)  # the parse result of the first message
+    draft_id: str | None = None  # idempotency key: filing the same draft twice returns the first ticket
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,21 +80,25 @@ class TicketSummary:
     updated_at: datetime
     last_note: str | None = None  # last public reply or status note
     deadline: datetime | None = None  # when an answer is due
+    repeated: bool = False  # ``file`` found this ticket already filed from the same draft
 
 
 class TicketError(Exception):
     """A ticket operation refused for a reason the citizen should hear (e.g. already closed)."""
 
-    def __init__(self, code: str, message: str = "") -> None:
+    def __init__(self, code: str, message: str = "", *, retry_after: float | None = None) -> None:
         super().__init__(message or code)
-        self.code = code  # machine code: "not_found", "closed", "already_rated", ...
+        self.code = code  # machine code: "not_found", "closed", "already_rated", "rate_limited", ...
+        self.retry_after = retry_after  # seconds to wait, for "rate_limited"
 
 
 class TicketService(abc.ABC):
     """Ticket operations on behalf of one citizen. Only the citizen's own tickets are visible."""
 
     @abc.abstractmethod
-    def file(self, citizen: CitizenRef, draft: TicketDraft) -> TicketSummary: ...
+    def file(self, citizen: CitizenRef, draft: TicketDraft) -> TicketSummary:
+        """File a ticket. Idempotent on ``draft.draft_id`` (the summary says ``repeated``); raises
+        ``TicketError("rate_limited", retry_after=...)`` when the citizen filed too many tickets lately."""
 
     @abc.abstractmethod
     def list_mine(self, citizen: CitizenRef, limit: int = 10) -> list[TicketSummary]: ...

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import secrets
 import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -24,6 +25,18 @@ class State:
     ticket: str | None = None  # the ticket a flow is about
     data: dict[str, Any] = field(default_factory=dict)
     recent: list[float] = field(default_factory=list)  # timestamps of recent chit-chat, for rate limiting
+    # What the current turn is about (never saved): the backend links the turn's messages to it.
+    turn_draft: str | None = None
+    turn_ticket: str | None = None
+
+    def about_draft(self) -> None:
+        """This turn helps build the current draft."""
+        if self.draft is not None:
+            self.turn_draft = draft_id(self.draft)
+
+    def about_ticket(self, code: str) -> None:
+        """This turn is about one of the citizen's own tickets (checked by the caller)."""
+        self.turn_ticket = code or None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -59,6 +72,18 @@ class State:
             {},
             [],
         )
+
+
+def draft_id(draft: dict[str, Any]) -> str:
+    """The draft's id, given when it is begun (drafts saved before ids existed get one now)."""
+    value = draft.get("id")
+    if not isinstance(value, str) or not value:
+        value = draft["id"] = new_draft_id()
+    return value
+
+
+def new_draft_id() -> str:
+    return secrets.token_hex(8)
 
 
 def state_key(citizen: CitizenRef) -> str:

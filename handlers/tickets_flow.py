@@ -42,11 +42,15 @@ class TicketsFlow:
         t = self.c.texts
         if code:
             found = self.c.tickets.get_mine(citizen, code)
-            return [self.detail(found) if found else reply(t.render("status_not_found", code=code))]
+            if found is None:
+                return [reply(t.render("status_not_found", code=code))]
+            state.about_ticket(found.code)
+            return [self.detail(found)]
         mine = self.c.tickets.list_mine(citizen)
         if not mine:
             return [reply(t.render("status_none"))]
         if len(mine) == 1:
+            state.about_ticket(mine[0].code)
             return [self.detail(mine[0])]
         lines = [t.render("status_header")] + [
             t.render(
@@ -82,6 +86,7 @@ class TicketsFlow:
     def chosen(self, citizen: CitizenRef, state: State, purpose: str, s: TicketSummary) -> list[Reply]:
         t = self.c.texts
         state.ticket = s.code
+        state.about_ticket(s.code)
         if purpose == "status":
             state.reset()
             return [self.detail(s)]
@@ -112,15 +117,20 @@ class TicketsFlow:
     def on_add_info(self, citizen: CitizenRef, state: State, msg: InboundMessage) -> list[Reply]:
         code = state.ticket or ""
         state.reset()
-        return self.add_info(citizen, code, msg)
+        return self.add_info(citizen, state, code, msg)
 
-    def add_info(self, citizen: CitizenRef, code: str, msg: InboundMessage, handoff: bool = False) -> list[Reply]:
+    def add_info(
+        self, citizen: CitizenRef, state: State, code: str, msg: InboundMessage, handoff: bool = False
+    ) -> list[Reply]:
         t = self.c.texts
         try:
             self.c.tickets.add_info(citizen, code, msg.text, list(msg.attachments), msg.location)
         except TicketError as exc:
-            key = "info_closed" if exc.code == "closed" else "status_not_found"
-            return [reply(t.render(key, code=code))]
+            if exc.code != "closed":
+                return [reply(t.render("status_not_found", code=code))]
+            state.about_ticket(code)
+            return [reply(t.render("info_closed", code=code))]
+        state.about_ticket(code)
         return [reply(t.render("handoff_forwarded" if handoff else "info_added", code=code))]
 
     def on_withdraw_reason(self, citizen: CitizenRef, state: State, msg: InboundMessage) -> list[Reply]:
@@ -128,6 +138,7 @@ class TicketsFlow:
         code = state.ticket or ""
         reason = None if msg.payload == "skip" or self.c.yes_no(msg) == "no" else (msg.text or None)
         state.reset()
+        state.about_ticket(code)
         try:
             self.c.tickets.withdraw(citizen, code, reason)
         except TicketError:
@@ -139,6 +150,7 @@ class TicketsFlow:
         t = self.c.texts
         state.reset()
         state.ticket = code
+        state.about_ticket(code)
         self.c.goto(state, "await_rating")
         buttons = [Button(t.render("star_button", n=n), f"stars:{n}") for n in range(1, 6)]  # typed digit = stars
         return [reply(t.render("ask_rating", code=code), buttons, state)]
@@ -157,12 +169,15 @@ class TicketsFlow:
     @staticmethod
     def _stars(msg: InboundMessage) -> int | None:
         if msg.payload and msg.payload.startswith("stars:"):
-            return int(msg.payload[6:])
+            value = msg.payload[6:]  # a crafted payload ("stars:abc", "stars:99") counts as no rating
+            return int(value) if value in ("1", "2", "3", "4", "5") else None
         m = _STARS.search(fold(msg.text)) if msg.text else None
         return int(m.group(1)) if m else None
 
     def on_rating(self, citizen: CitizenRef, state: State, msg: InboundMessage) -> list[Reply]:
         t = self.c.texts
+        if state.ticket:
+            state.about_ticket(state.ticket)
         stars = state.data.get("stars") or self._stars(msg)
         if not stars:
             return [
@@ -181,6 +196,7 @@ class TicketsFlow:
         code, stars = state.ticket or "", int(state.data.get("stars", 0))
         comment = None if msg.payload == "skip" or self.c.yes_no(msg) == "no" else (msg.text or None)
         state.reset()
+        state.about_ticket(code)
         try:
             self.c.tickets.rate(citizen, code, stars, comment)
         except TicketError:

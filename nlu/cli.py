@@ -23,6 +23,7 @@ DEFAULT_DATA = [
     Path("data/nlu/intents"),
     Path("data/nlu/seed"),
     Path("data/nlu/corrections"),
+    Path("data/nlu/realworld"),
 ]
 
 
@@ -172,8 +173,13 @@ def models() -> None:
 
 
 @app.command()
-def activate(version: Annotated[str, typer.Argument(help="A version, 'latest', or a model directory")]) -> None:
-    """Make VERSION the model every process uses (swapped without downtime)."""
+def activate(
+    version: Annotated[str, typer.Argument(help="A version of the model store (see `gopy nlu models`) or 'latest'")],
+) -> None:
+    """Make VERSION the model every process uses (swapped without downtime).
+
+    Only versions inside the model store can be activated: a path outside it, a symlink leading out or a version that
+    does not exist is refused, and the active model stays as it was."""
     started = time.perf_counter()
     try:
         name = _store().activate(version)

@@ -5,11 +5,20 @@ reported spans point into what the citizen wrote. A commune needs a prefix (phư
 abbreviations) or an "ở/tại" before a multi-syllable name, so ordinary words are not taken for places. An old
 ward is resolved through the official mapping, using the old district when one is named; an old ward split between
 several new communes, or a name found in several provinces, yields candidates for the citizen to choose from.
+
+Real petitions add their own traps, handled here: an old district written without "quận/huyện" ("ở Cầu Giấy", a
+capitalised "Đồng Hỷ") still gives the province, and "quận" vs "huyện" tells Tân Phú (Hồ Chí Minh City) from Tân
+Phú (Đồng Nai); a province name used for a street, river, hamlet or hometown ("đường Hậu Giang", "Điện Biên Phủ",
+"thôn Hòa Bình", "quê Nghệ An") only counts when nothing stronger is named; when several provinces are named, the
+one owning the named district or ward wins; ordinary words after "phường/xã" ("báo phường từ năm ngoái", "cấp xã")
+are not names; typed diacritics and the prefix keep "phường Phú Yên" (a current ward) apart from "Phù Yên" and from
+the old province; and "xóm 8 Nghi Kim, TP Vinh" is read as an old ward of the district that follows it.
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
@@ -32,6 +41,135 @@ ALIASES = {
     "hue": "46",
     "dak lak": "66",
     "daklak": "66",
+    "thua thien hue": "46",
+    "tt hue": "46",
+}
+# A province name right after these words names a street, a river, a bridge...: "đường Hậu Giang" is in Hồ Chí Minh
+# City. Such a mention only counts when the message names no other place.
+STREET_WORDS = (
+    ("dai", "lo"),
+    ("quoc", "lo"),
+    ("tinh", "lo"),
+    ("benh", "vien"),
+    ("ben", "xe"),
+    ("duong",),
+    ("pho",),
+    ("song",),
+    ("cau",),
+    ("cho",),
+    ("ngo",),
+    ("hem",),
+    ("kiet",),
+    ("kenh",),
+    ("ql",),
+    ("tl",),
+    ("thon",),
+    ("xom",),
+    ("ap",),
+    ("khom",),
+    ("que",),
+)
+# "cấp xã", "các phường", "mỗi xã": the word is not the prefix of a name.
+NOT_PREFIX_AFTER = frozenset(["cap", "cac", "moi", "nhieu", "nhung", "hai", "may", "tung", "toan"])
+# Words that follow "phường"/"xã" in ordinary sentences ("báo phường từ năm ngoái") and are not one-word names.
+NOT_NAMES = frozenset(
+    [
+        "tu",
+        "da",
+        "roi",
+        "nay",
+        "do",
+        "nao",
+        "minh",
+        "toi",
+        "em",
+        "ta",
+        "thi",
+        "la",
+        "va",
+        "cho",
+        "voi",
+        "khong",
+        "cung",
+        "van",
+        "lai",
+        "ra",
+        "vao",
+        "len",
+        "xuong",
+        "ve",
+        "nhung",
+        "ma",
+        "co",
+        "dang",
+        "se",
+        "bi",
+        "duoc",
+        "nhieu",
+        "it",
+        "oi",
+        "a",
+        "nhe",
+        "chua",
+        "hay",
+        "hoac",
+        "cua",
+        "ay",
+        "kia",
+        "ben",
+        "truoc",
+        "sau",
+        "trong",
+        "ngoai",
+        "tren",
+        "duoi",
+        "gi",
+        "sao",
+        "can",
+        "phai",
+        "moi",
+        "het",
+        "deu",
+        "luon",
+        "giup",
+        "xem",
+        "biet",
+        "noi",
+        "bao",
+        "hoi",
+        "gui",
+        "lam",
+        "nua",
+        "thoi",
+        "cac",
+        "nhu",
+        "ho",
+        "no",
+    ]
+)
+_MARKER_WORDS = frozenset(["o", "tai", "thuoc", "ve", "den", "tu"])
+PERSON_TITLES = frozenset(
+    ["anh", "chi", "ong", "ba", "em", "co", "chu", "bac", "di", "cau", "thay", "ban", "chau", "con"]
+)
+DISTRICT_TYPES = {
+    "quan": "quan",
+    "q": "quan",
+    "huyen": "huyen",
+    "h": "huyen",
+    "thi xa": "thi xa",
+    "tx": "thi xa",
+    "thanh pho": "thanh pho",
+    "tp": "thanh pho",
+}
+WARD_TYPES = {
+    "phuong": "phường",
+    "p": "phường",
+    "f": "phường",
+    "xa": "xã",
+    "x": "xã",
+    "dac khu": "đặc khu",
+    "thi tran": "thị trấn",
+    "tt": "thị trấn",
 }
 _TOKEN = re.compile(r"[a-z0-9]+")
 _SPLIT = re.compile(r"^(p|q|f|x|h)(\d{1,2})$")
@@ -56,6 +194,8 @@ class _Mention:
     start: int
     end: int
     codes: tuple[str, ...] = ()  # province codes for province mentions
+    name_start: int = -1  # where the name itself starts (after "phường", "quận"...)
+    prefix: str = ""  # the prefix as written, folded ("phuong", "q", "thi xa"...)
 
 
 _BREAK = re.compile(r"[,.;:!?\n()]")
@@ -69,7 +209,20 @@ def _index(options: tuple[tuple[str, ...], ...]) -> dict[str, list[tuple[str, ..
     return dict(out)
 
 
-_BY_FIRST_WORD = {id(o): _index(o) for o in (PROVINCE_PREFIXES, WARD_PREFIXES, DISTRICT_PREFIXES, PLACE_MARKERS)}
+_BY_FIRST_WORD = {
+    id(o): _index(o) for o in (PROVINCE_PREFIXES, WARD_PREFIXES, DISTRICT_PREFIXES, PLACE_MARKERS, STREET_WORDS)
+}
+
+
+def accented(text: str) -> str:
+    """Lower case with diacritics, modern tone marks, single spaces: "Phú Yên" and "Phù Yên" stay apart."""
+    from nlu.normalize import fix_tone_marks
+
+    return " ".join(re.sub(r"[^\w]+", " ", fix_tone_marks(unicodedata.normalize("NFC", text).lower())).split())
+
+
+def _has_marks(text: str) -> bool:
+    return fold(text) != unicodedata.normalize("NFC", text).lower()
 
 
 class LocationExtractor:
@@ -85,11 +238,20 @@ class LocationExtractor:
             self.communes[key(c.short_name)].append(c)
         self.old_wards: dict[str, list[Any]] = defaultdict(list)
         self.districts: dict[str, set[str]] = defaultdict(set)  # district key -> new province codes
+        # (district type, key) -> new province codes; type from the old name ("Quận Tân Phú" is in Hồ Chí Minh City,
+        # "Huyện Tân Phú" in Đồng Nai)
+        self.typed_districts: dict[tuple[str, str], set[str]] = defaultdict(set)
+        self.district_names: dict[str, set[str]] = defaultdict(set)  # district key -> accented short names
         for w in g.old_wards:
             self.old_wards[key(short_name(w.old_ward))].append(w)
             new = g.get(w.new_commune)
             if new is not None and new.parent_code:
-                self.districts[key(short_name(w.old_district))].add(new.parent_code)
+                dkey = key(short_name(w.old_district))
+                self.districts[dkey].add(new.parent_code)
+                dtype = DISTRICT_TYPES.get(key(w.old_district[: len(w.old_district) - len(short_name(w.old_district))]))
+                if dtype:
+                    self.typed_districts[(dtype, dkey)].add(new.parent_code)
+                self.district_names[dkey].add(accented(short_name(w.old_district)))
         self._max_words = 5
 
     # -- scanning -----------------------------------------------------------------------------------------
@@ -141,59 +303,150 @@ class LocationExtractor:
         found: list[_Mention] = []
         i = 0
         while i < len(tokens):
-            step = self._scan_at(tokens, seg, i, found)
+            step = self._scan_at(text, tokens, seg, i, found)
             i += max(step, 1)
+        if found and not any(m.kind in ("ward", "bare_ward") for m in found):
+            found += self._ward_before_district(tokens, seg, found)
         return found
 
-    def _scan_at(self, tokens: list[tuple[str, int, int]], seg: list[int], i: int, found: list[_Mention]) -> int:
+    def _ward_before_district(
+        self, tokens: list[tuple[str, int, int]], seg: list[int], found: list[_Mention]
+    ) -> list[_Mention]:
+        """An address written without "phường/xã": "xóm 8 Nghi Kim, TP Vinh". The words just before the comma
+        count as a ward only if they name an old ward of that very district."""
+        for d in (m for m in found if m.kind == "district"):
+            k = next((j for j, t in enumerate(tokens) if t[1] == d.start), None)
+            if k is None or k == 0 or seg[k - 1] == seg[k]:
+                continue
+            for n in range(min(4, k), 0, -1):
+                chunk = tokens[k - n : k]
+                if len({seg[j] for j in range(k - n, k)}) != 1:
+                    continue
+                name = " ".join(t[0] for t in chunk)
+                if any(key(short_name(r.old_district)) == d.name for r in self.old_wards.get(name, [])):
+                    return [_Mention("ward", name, chunk[0][1], chunk[-1][2], (), chunk[0][1], "")]
+        return []
+
+    @staticmethod
+    def _looks_like_name(text: str, tokens: list[tuple[str, int, int]], j: int, n: int) -> bool:
+        """A one-word name after "phường"/"xã" must not be an ordinary word ("phường từ năm ngoái"); in a message
+        typed with capitals, a name written in lower case after capitalised text is not taken either."""
+        first = tokens[j][0]
+        if first.isdigit():
+            return True
+        if n == 1 and first in NOT_NAMES:
+            return False
+        surface = text[tokens[j][1] : tokens[j + n - 1][2]]
+        return not (n == 1 and surface[:1].islower() and any(ch.isupper() for ch in text[1 : tokens[j][1]]))
+
+    @staticmethod
+    def _continues_name(text: str, tokens: list[tuple[str, int, int]], seg: list[int], j: int) -> bool:
+        """A province name that runs on into a longer proper name ("Điện Biên Phủ" street) is not the province."""
+        if j >= len(tokens) or j == 0 or seg[j] != seg[j - 1]:
+            return False
+        if tokens[j - 1][0] == "bien" and tokens[j][0] == "phu":
+            return True
+        word = text[tokens[j][1] : tokens[j][2]]
+        follows_prefix = any(tokens[j][0] == o[0] for o in (*WARD_PREFIXES, *DISTRICT_PREFIXES, *PROVINCE_PREFIXES))
+        return word[:1].isupper() and not follows_prefix and _has_marks(text[tokens[j - 1][1] : tokens[j][2]])
+
+    def _scan_at(
+        self, text: str, tokens: list[tuple[str, int, int]], seg: list[int], i: int, found: list[_Mention]
+    ) -> int:
         def add(kind: str, start_i: int, j: int, n: int, codes: tuple[str, ...] = ()) -> int:
             name = " ".join(t[0] for t in tokens[j : j + n])
-            found.append(_Mention(kind, name, tokens[start_i][1], tokens[j + n - 1][2], codes))
+            prefix = " ".join(t[0] for t in tokens[start_i:j])
+            found.append(_Mention(kind, name, tokens[start_i][1], tokens[j + n - 1][2], codes, tokens[j][1], prefix))
             return j + n - i
 
-        # province (explicit prefix or a known name)
+        # province (explicit prefix or a known name); after "đường", "sông"... only a weak mention
         p = self._prefix(tokens, i, PROVINCE_PREFIXES)
         n = self._lookup(tokens, seg, i + p, self.provinces)
         if n and (p or n > 1 or tokens[i][0] in self.provinces):
             name = " ".join(t[0] for t in tokens[i + p : i + p + n])
-            return add("province", i, i + p, n, (self.provinces[name],))
+            street = not p and (
+                (
+                    any(i >= len(w) and tuple(t[0] for t in tokens[i - len(w) : i]) == w for w in STREET_WORDS)
+                    and not (i >= 2 and tokens[i - 1][0] == "que" and tokens[i - 2][0] == "ve")
+                )
+                or self._continues_name(text, tokens, seg, i + n)
+            )
+            return add("street" if street else "province", i, i + p, n, (self.provinces[name],))
         # ward / commune
         p = self._prefix(tokens, i, WARD_PREFIXES)
+        if p and i > 0 and tokens[i - 1][0] in NOT_PREFIX_AFTER and seg[i - 1] == seg[i]:
+            p = 0
         if p:
             n = max(self._lookup(tokens, seg, i + p, self.communes), self._lookup(tokens, seg, i + p, self.old_wards))
-            if n:
+            if n and self._looks_like_name(text, tokens, i + p, n):
                 return add("ward", i, i + p, n)
         # old district
         p = self._prefix(tokens, i, DISTRICT_PREFIXES)
         if p:
             n = self._lookup(tokens, seg, i + p, self.districts)
-            if n:
+            if n and self._looks_like_name(text, tokens, i + p, n):
                 return add("district", i, i + p, n)
-        # "ở/tại <multi-syllable commune name>"
+        # "ở/tại <multi-syllable commune or old district name>"
         p = self._prefix(tokens, i, PLACE_MARKERS)
+        if p and self._lookup(tokens, seg, i + p, self.provinces) > 1:
+            return 1  # "ở Quảng Bình": the province, read at the next word
         if p:
             n = self._lookup(tokens, seg, i + p, self.communes)
             if n > 1:
                 return add("bare_ward", i + p, i + p, n)
+            n = self._lookup(tokens, seg, i + p, self.districts)
+            if n > 1:
+                return add("district", i + p, i + p, n)
+        # a capitalised old district name written without "quận/huyện" ("Cầu Giấy", "Đồng Hỷ"), not a person's name
+        if i == 0 or not text[tokens[i][1]].isupper() or tokens[i - 1][0] in PERSON_TITLES:
+            return 1
+        before = text[tokens[i - 1][1] : tokens[i - 1][2]]
+        if before[:1].isupper() and seg[i - 1] == seg[i] and tokens[i - 1][0] not in _MARKER_WORDS:
+            return 1  # inside a longer proper name: "Vi Văn Lâm" is a person, not the old district Văn Lâm
+        n = self._lookup(tokens, seg, i, self.districts)
+        if n > 1:
+            surface = text[tokens[i][1] : tokens[i + n - 1][2]]
+            words = surface.split()
+            if _has_marks(surface) and len(words) == n and all(w[:1].isupper() for w in words):
+                return add("district", i, i, n)
         return 1
 
     # -- resolving ----------------------------------------------------------------------------------------
+    def _district_owners(self, d: _Mention) -> set[str]:
+        owners = set(self.districts[d.name])
+        dtype = DISTRICT_TYPES.get(d.prefix)
+        if dtype and self.typed_districts.get((dtype, d.name)):
+            owners = set(self.typed_districts[(dtype, d.name)])
+        return owners
+
     def extract(self, text: str) -> LocationMatch | None:
         mentions = self._mentions(text)
         if not mentions:
             return None
+        strong = [m for m in mentions if m.kind != "street"]
+        if any(m.kind in ("province", "district", "ward", "bare_ward") for m in strong):
+            mentions = strong
+        else:
+            mentions = [_Mention("province", m.name, m.start, m.end, m.codes, m.name_start, m.prefix) for m in mentions]
         provinces = [m.codes[0] for m in mentions if m.kind == "province"]
         districts = [m for m in mentions if m.kind == "district"]
         wards = [m for m in mentions if m.kind in ("ward", "bare_ward")]
         province = provinces[0] if provinces else None
-        if province is None and districts:
-            owners = set.intersection(*(self.districts[d.name] for d in districts))
-            if len(owners) == 1:
-                province = next(iter(owners))
+        owners = set.intersection(*(self._district_owners(d) for d in districts)) if districts else set()
+        if len(set(provinces)) > 1 and owners:
+            # several provinces named ("quê Quảng Ngãi ... xã Hoài Đức, huyện Hoài Nhơn, Bình Định"): the one that
+            # owns the named district is where it happened
+            province = next((c for c in provinces if c in owners), province)
+        elif len(set(provinces)) > 1 and wards:
+            province = next(
+                (c for c in provinces if any(self._ward_candidates(w, c, districts, text)[0] for w in wards)), province
+            )
+        if province is None and len(owners) == 1:
+            province = next(iter(owners))
         candidates: list[AdminUnit] = []
         via_old = False
         for ward in wards:
-            candidates, via_old = self._ward_candidates(ward, province, districts)
+            candidates, via_old = self._ward_candidates(ward, province, districts, text)
             if candidates:
                 break
         if wards and not candidates and not provinces and not districts:
@@ -226,14 +479,31 @@ class LocationExtractor:
     def _new_province_keys(self) -> set[str]:
         return {key(p.short_name) for p in self.g.provinces} | set(ALIASES)
 
+    @staticmethod
+    def _same_spelling(units: list[Any], surface: str, name_of: Any) -> list[Any]:
+        """With diacritics typed, keep the units spelled exactly so ("Phú Yên" is not "Phù Yên"), if any."""
+        if not _has_marks(surface):
+            return units
+        want = accented(surface)
+        exact = [u for u in units if accented(name_of(u)) == want]
+        return exact or units
+
     def _ward_candidates(
-        self, ward: _Mention, province: str | None, districts: list[_Mention]
+        self, ward: _Mention, province: str | None, districts: list[_Mention], text: str
     ) -> tuple[list[AdminUnit], bool]:
+        surface = text[ward.name_start : ward.end] if ward.name_start >= 0 else ""
+        wtype = WARD_TYPES.get(ward.prefix)
         new = [c for c in self.communes.get(ward.name, []) if province is None or c.parent_code == province]
+        new = self._same_spelling(new, surface, lambda u: u.short_name)
+        if wtype and any(c.division_type == wtype for c in new):
+            new = [c for c in new if c.division_type == wtype]
         old_records = self.old_wards.get(ward.name, [])
+        old_records = self._same_spelling(old_records, surface, lambda r: short_name(r.old_ward))
         if districts:
             names = {d.name for d in districts}
             old_records = [r for r in old_records if key(short_name(r.old_district)) in names]
+        if wtype and any(key(r.old_ward).startswith(key(wtype)) for r in old_records):
+            old_records = [r for r in old_records if key(r.old_ward).startswith(key(wtype))]
         old = [u for u in (self.g.get(r.new_commune) for r in old_records) if u is not None]
         old = [u for u in old if province is None or u.parent_code == province]
         if districts and old:

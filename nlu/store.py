@@ -82,8 +82,31 @@ class ModelStore:
             raise ModelStoreError(f"unknown model {ref!r} (see gopy nlu models)")
         return path
 
+    def version_in_store(self, ref: str) -> str:
+        """The version a reference to activate names: a version, ``latest``, ``active``, or a version directory
+        of this store given as a path. Anything else (a path outside the store, ``..``, a symlink leading out,
+        a version that does not exist) is refused with :class:`ModelStoreError`."""
+        if ref in ("latest", "active"):
+            return self.resolve(ref).name
+        root = self.root.resolve()
+        if "/" in ref or "\\" in ref or Path(ref).is_absolute():
+            candidate = Path(ref).resolve()
+            if candidate.parent != root:
+                raise ModelStoreError(
+                    f"{ref!r} is outside the model store {self.root}: activate takes a version of the store "
+                    "(see gopy nlu models); train into the store with gopy nlu train (without --out)"
+                )
+            ref = candidate.name
+        path = self.path(ref)
+        if path.is_symlink() or path.resolve().parent != root:
+            raise ModelStoreError(f"{ref!r} leads outside the model store {self.root}: refused")
+        if not (path / MODEL_FILE).is_file():
+            raise ModelStoreError(f"unknown model {ref!r} in the model store {self.root} (see gopy nlu models)")
+        return ref
+
     def activate(self, ref: str) -> str:
-        path = self.resolve(ref)
+        """Point ``ACTIVE`` at a version of this store (atomically); the active model is untouched on refusal."""
+        path = self.path(self.version_in_store(ref))
         load_model(path)  # refuse a corrupt model: the active one stays
         self.root.mkdir(parents=True, exist_ok=True)
         tmp = self.root / f".{ACTIVE_FILE}.{os.getpid()}.tmp"

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from backend.config import Settings
 from backend.container import Container
 from backend.db.models import Official
+from backend.services.accounts import LoginGuard, LoginLimits
 from backend.services.security import TokenSigner
 
 oauth2 = OAuth2PasswordBearer(tokenUrl="/api/auth/token", auto_error=False)
@@ -57,10 +58,31 @@ def get_current_official(
     payload = api_signer(settings).verify(token)
     if payload is None:
         raise unauthorized
-    official = session.get(Official, int(payload.get("sub", 0)))
-    if official is None or not official.active:
+    try:
+        official = session.get(Official, int(payload.get("sub", 0)))
+    except (TypeError, ValueError):
+        raise unauthorized from None
+    # a token carries the official's token version: logging out or revoking bumps it, and every older token dies
+    if official is None or not official.active or payload.get("ver") != official.token_version:
         raise unauthorized
     return official
 
 
 CurrentOfficial = Annotated[Official, Depends(get_current_official)]
+
+
+def client_address(request: Request) -> str:
+    """The client's address as the server sees it (behind a proxy: run uvicorn with --proxy-headers)."""
+    return request.client.host if request.client else "unknown"
+
+
+ClientAddress = Annotated[str, Depends(client_address)]
+
+
+def get_login_guard(container: ContainerDep) -> LoginGuard:
+    s = container.settings
+    limits = LoginLimits(s.login_failures_per_account, s.login_failures_per_address, s.login_window_seconds)
+    return LoginGuard(container.throttle, limits)
+
+
+LoginGuardDep = Annotated[LoginGuard, Depends(get_login_guard)]

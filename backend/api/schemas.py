@@ -5,16 +5,46 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 
 MAX_TEXT = 4000
 SESSION_PATTERN = r"^[A-Za-z0-9_-]{8,64}$"
 
 
+def check_chars(value: str) -> str:
+    """Refuse what no person types and the databases cannot store: lone surrogates and NUL characters."""
+    if "\x00" in value:
+        raise ValueError("text must not contain NUL characters / nội dung có ký tự không hợp lệ")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("text is not valid Unicode / nội dung có ký tự không hợp lệ") from None
+    return value
+
+
+class Inbound(BaseModel):
+    """A request body: no unknown fields, every string checked for characters nobody can store."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _chars(cls, value: Any) -> Any:
+        return check_chars(value) if isinstance(value, str) else value
+
+
 def _clean_text(value: str) -> str:
     import unicodedata
 
-    value = unicodedata.normalize("NFC", value).strip()
+    value = unicodedata.normalize("NFC", check_chars(value)).strip()
     if not value:
         raise ValueError("text must not be empty / nội dung không được để trống")
     if len(value) > MAX_TEXT:
@@ -22,7 +52,7 @@ def _clean_text(value: str) -> str:
     return value
 
 
-CleanText = Annotated[str, AfterValidator(_clean_text)]
+CleanText = Annotated[str, StringConstraints(max_length=MAX_TEXT * 2), AfterValidator(_clean_text)]
 
 
 class ButtonPublic(BaseModel):
@@ -30,8 +60,7 @@ class ButtonPublic(BaseModel):
     payload: str
 
 
-class ChatMessageIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class ChatMessageIn(Inbound):
     session: str = Field(pattern=SESSION_PATTERN, description="Client-generated web chat session id")
     text: str = Field(default="", max_length=MAX_TEXT * 2)
     payload: str | None = Field(default=None, max_length=200, description="Payload of a pressed button")
@@ -40,6 +69,12 @@ class ChatMessageIn(BaseModel):
         pattern=r"^[A-Za-z0-9_-]{1,64}$",
         description="Client message id: a retry with the same id is not processed twice",
     )
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> ChatMessageIn:
+        if not self.text and not self.payload:
+            raise ValueError("text must not be empty / nội dung không được để trống")
+        return self
 
     @field_validator("text")
     @classmethod
@@ -65,8 +100,7 @@ class ChatRepliesPublic(BaseModel):
     cursor: int
 
 
-class NLUParseIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class NLUParseIn(Inbound):
     text: CleanText
 
 
@@ -143,29 +177,58 @@ class TicketsPublic(BaseModel):
     count: int
 
 
-class ReplyCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class ReplyCreate(Inbound):
     text: CleanText
     cluster: bool = Field(default=False, description="Send the same answer to every ticket linked as a duplicate")
 
 
-class NoteCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class NoteCreate(Inbound):
     text: CleanText
 
 
-class CategoryCorrection(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class CategoryCorrection(Inbound):
     category: str = Field(max_length=64)
 
 
-class Reassign(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class Reassign(Inbound):
     unit: str = Field(max_length=16, description="Code of the committee that takes over")
     reason: CleanText
 
 
-class StatusUpdate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    status: str
+class StatusUpdate(Inbound):
+    status: str = Field(max_length=32)
     note: str | None = Field(default=None, max_length=MAX_TEXT)
+
+
+# Open311 GeoReport v2 write fields (form or JSON): the longest value each may have; others get OPEN311_OTHER.
+OPEN311_LIMITS = {
+    "description": MAX_TEXT * 2,  # checked again after normalising: at most MAX_TEXT characters
+    "address_string": 500,
+    "first_name": 100,
+    "last_name": 100,
+    "email": 254,
+    "phone": 32,
+    "account_id": 128,
+    "device_id": 128,
+    "service_code": 64,
+    "api_key": 256,
+    "lat": 32,
+    "long": 32,
+}
+OPEN311_OTHER = 1000
+OPEN311_MAX_FIELDS = 50
+
+
+def open311_field_error(fields: dict[str, str]) -> str | None:
+    """Why the fields of an Open311 request cannot be taken as they are (bilingual), or ``None``."""
+    if len(fields) > OPEN311_MAX_FIELDS:
+        return f"too many fields (at most {OPEN311_MAX_FIELDS}) / quá nhiều trường dữ liệu"
+    for name, value in fields.items():
+        limit = OPEN311_LIMITS.get(name, OPEN311_OTHER)
+        if len(value) > limit:
+            return f"{name[:64]} is longer than {limit} characters / {name[:64]} dài quá {limit} ký tự"
+        try:
+            check_chars(value)
+        except ValueError as exc:
+            return f"{name[:64]}: {exc}"
+    return None

@@ -5,25 +5,31 @@ from __future__ import annotations
 import unicodedata
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from sqlalchemy.orm import Session
 
-from backend.api.deps import ContainerDep, SessionDep, SettingsDep
-from backend.api.routes.auth import authenticate
+from backend.api.deps import ClientAddress, ContainerDep, LoginGuardDep, SessionDep, SettingsDep
 from backend.config import Settings
+from backend.console.messages import banner, code_for_text, refusal_code
 from backend.db.models import Official
 from backend.domain.statuses import ALL_STATUSES, TRANSITIONS, TransitionError
 from backend.domain.taxonomy import CATEGORIES
+from backend.services.accounts import (
+    LoginTooFast,
+    close_console_session,
+    console_session_official,
+    open_console_session,
+)
 from backend.services.audit import audit
 from backend.services.presenters import ticket_detail, ticket_public
-from backend.services.security import TokenSigner, csrf_ok, csrf_token
+from backend.services.security import csrf_ok, csrf_token
 from backend.services.tickets import TicketNotFound
 
 COOKIE = "gopy_session"
+STATIC = Path(__file__).parent / "static"
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 router = APIRouter(prefix="/console", include_in_schema=False)
 
@@ -32,17 +38,13 @@ class LoginRequired(Exception):
     pass
 
 
-def _signer(settings: Settings) -> TokenSigner:
-    return TokenSigner(settings.secret_key, "console")
-
-
 def console_official(request: Request, session: SessionDep, settings: SettingsDep) -> Official:
-    token = request.cookies.get(COOKIE, "")
-    payload = _signer(settings).verify(token) if token else None
-    official = session.get(Official, int(payload["sub"])) if payload else None
-    if official is None or not official.active:
+    """The official of a live server-side session (the cookie holds a random id; logging out revokes it)."""
+    session_id = request.cookies.get(COOKIE, "")
+    official = console_session_official(session, session_id)
+    if official is None:
         raise LoginRequired
-    request.state.csrf = csrf_token(settings.secret_key, token)
+    request.state.csrf = csrf_token(settings.secret_key, session_id)
     return official
 
 
@@ -59,9 +61,18 @@ def _page(request: Request, name: str, **ctx: Any) -> HTMLResponse:
     return templates.TemplateResponse(request, name, ctx)
 
 
+@router.get("/static/{name}")
+def static_file(name: str) -> FileResponse:
+    """The console's stylesheet and script (no inline code: the Content-Security-Policy forbids it)."""
+    types = {"console.css": "text/css; charset=utf-8", "console.js": "text/javascript; charset=utf-8"}
+    if name not in types:
+        raise HTTPException(404, "Not found / Không tìm thấy")
+    return FileResponse(STATIC / name, media_type=types[name], headers={"Cache-Control": "public, max-age=300"})
+
+
 @router.get("/login", response_class=HTMLResponse)
-def login_form(request: Request, error: str | None = None) -> HTMLResponse:
-    return _page(request, "login.html", error=error)
+def login_form(request: Request, msg: str | None = None) -> HTMLResponse:
+    return _page(request, "login.html", banner=banner(msg) if msg in ("logged_out",) else None)
 
 
 @router.post("/login")
@@ -69,17 +80,29 @@ def login(
     request: Request,
     session: SessionDep,
     settings: SettingsDep,
-    username: Annotated[str, Form()],
-    password: Annotated[str, Form()],
+    guard: LoginGuardDep,
+    address: ClientAddress,
+    username: Annotated[str, Form(max_length=128)],
+    password: Annotated[str, Form(max_length=1024)],
 ) -> Response:
-    official = authenticate(session, username, password)
-    if official is None:
-        return _page(request, "login.html", error="Sai tên đăng nhập hoặc mật khẩu.")
-    token = _signer(settings).sign({"sub": official.id}, settings.token_ttl_minutes * 60)
+    try:
+        official = guard.authenticate(session, username, password, address, "console")
+    except LoginTooFast as exc:
+        session.commit()
+        page = _page(request, "login.html", banner=banner("login_throttled", minutes=-(-exc.retry_after // 60)))
+        page.status_code = 429
+        page.headers["Retry-After"] = str(exc.retry_after)
+        return page
+    except LookupError:
+        session.commit()
+        return _page(request, "login.html", banner=banner("login_failed"))
+    session_id = open_console_session(session, official, settings.token_ttl_minutes * 60)
+    audit(session, official, "login", "official", official.username, channel="console")
+    session.commit()
     resp = RedirectResponse("/console", status_code=303)
     resp.set_cookie(
         COOKIE,
-        token,
+        session_id,
         httponly=True,
         samesite="strict",
         secure=settings.public_url.startswith("https"),
@@ -90,10 +113,17 @@ def login(
 
 @router.post("/logout")
 def logout(
-    request: Request, settings: SettingsDep, official: ConsoleOfficial, csrf: Annotated[str, Form()] = ""
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    official: ConsoleOfficial,
+    csrf: Annotated[str, Form(max_length=256)] = "",
 ) -> Response:
     _check_csrf(request, settings, csrf)
-    resp = RedirectResponse("/console/login", status_code=303)
+    close_console_session(session, request.cookies.get(COOKIE, ""))  # server-side: a copied cookie dies too
+    audit(session, official, "logout", "official", official.username, channel="console")
+    session.commit()
+    resp = RedirectResponse("/console/login?msg=logged_out", status_code=303)
     resp.delete_cookie(COOKIE)
     return resp
 
@@ -106,9 +136,10 @@ def ticket_list(
     official: ConsoleOfficial,
     status: str | None = None,
     page: int = 1,
+    msg: str | None = None,
 ) -> HTMLResponse:
     status = status if status in ALL_STATUSES else None
-    page = max(page, 1)
+    page = min(max(page, 1), 100_000)  # a crafted page number must not overflow the query
     rows, count = container.ops.list_for(session, official, status=status, offset=(page - 1) * 50, limit=50)
     audit(session, official, "list", "ticket", "*", status=status, page=page)
     session.commit()
@@ -122,6 +153,7 @@ def ticket_list(
         page=page,
         statuses=ALL_STATUSES,
         texts=container.texts,
+        banner=banner(msg) if msg == "reassigned" else None,
     )
 
 
@@ -139,28 +171,34 @@ def ticket_page(
     session: SessionDep,
     container: ContainerDep,
     official: ConsoleOfficial,
-    ok: str | None = None,
-    error: str | None = None,
+    settings: SettingsDep,
+    msg: str | None = None,
+    n: int = 0,
 ) -> HTMLResponse:
     ticket = _ticket(session, container, official, code)
     audit(session, official, "view", "ticket", ticket.code)
-    detail = ticket_detail(session, ticket)
+    detail = ticket_detail(session, ticket, official)
     session.commit()
     return _page(
         request,
         "ticket.html",
         official=official,
         t=detail,
-        ok=ok,
-        error=error,
+        banner=banner(msg, n=min(max(n, 0), 10_000), max=settings.max_text_length),
         next_statuses=sorted(TRANSITIONS[ticket.status]),
         texts=container.texts,
         categories=list(CATEGORIES),
     )
 
 
-def _back(code: str, *, ok: str | None = None, error: str | None = None) -> RedirectResponse:
-    query = f"?ok={quote(ok)}" if ok else f"?error={quote(error or '')}"
+def _back(
+    code: str, msg: str | None = None, *, n: int = 0, ok: str | None = None, error: str | None = None
+) -> RedirectResponse:
+    """Back to the ticket with a banner code (see console/messages.py); a text passed as ``ok``/``error`` is mapped
+    to its code, never put in the URL."""
+    if msg is None:
+        msg = code_for_text(ok, "done") if ok else code_for_text(error or "", "error")
+    query = f"?msg={msg}" + (f"&n={n}" if n else "")
     return RedirectResponse(f"/console/tickets/{code}{query}", status_code=303)
 
 
@@ -172,21 +210,20 @@ def post_reply(
     container: ContainerDep,
     settings: SettingsDep,
     official: ConsoleOfficial,
-    text: Annotated[str, Form()],
-    csrf: Annotated[str, Form()] = "",
-    cluster: Annotated[str, Form()] = "",
+    text: Annotated[str, Form(max_length=8000)],
+    csrf: Annotated[str, Form(max_length=256)] = "",
+    cluster: Annotated[str, Form(max_length=8)] = "",
 ) -> Response:
     _check_csrf(request, settings, csrf)
     ticket = _ticket(session, container, official, code)
     text = unicodedata.normalize("NFC", text).strip()
     if not text or len(text) > settings.max_text_length:
-        return _back(ticket.code, error=f"Nội dung trả lời phải từ 1 đến {settings.max_text_length} ký tự.")
+        return _back(ticket.code, "reply_length")
     targets = container.ops.reply_all(session, official, ticket, text, bool(cluster))
     for target in targets:
         audit(session, official, "reply", "ticket", target.code, cluster=bool(cluster))
     session.commit()
-    sent = "Đã gửi trả lời tới người dân." if len(targets) == 1 else f"Đã gửi trả lời tới {len(targets)} phản ánh."
-    return _back(ticket.code, ok=sent)
+    return _back(ticket.code, "replied") if len(targets) == 1 else _back(ticket.code, "replied_many", n=len(targets))
 
 
 @router.post("/tickets/{code}/reassign")
@@ -197,19 +234,19 @@ def post_reassign(
     container: ContainerDep,
     settings: SettingsDep,
     official: ConsoleOfficial,
-    unit: Annotated[str, Form()],
-    reason: Annotated[str, Form()],
-    csrf: Annotated[str, Form()] = "",
+    unit: Annotated[str, Form(max_length=16)],
+    reason: Annotated[str, Form(max_length=8000)],
+    csrf: Annotated[str, Form(max_length=256)] = "",
 ) -> Response:
     _check_csrf(request, settings, csrf)
     ticket = _ticket(session, container, official, code)
     try:
         container.ops.reassign(session, official, ticket, unit.strip(), reason.strip())
     except TransitionError as exc:
-        return _back(ticket.code, error=str(exc))
+        return _back(ticket.code, refusal_code(str(exc), "reassign_refused"))
     audit(session, official, "reassign", "ticket", ticket.code, unit=unit)
     session.commit()
-    return RedirectResponse("/console", status_code=303)
+    return RedirectResponse("/console?msg=reassigned", status_code=303)
 
 
 @router.post("/tickets/{code}/status")
@@ -220,19 +257,19 @@ def post_status(
     container: ContainerDep,
     settings: SettingsDep,
     official: ConsoleOfficial,
-    status: Annotated[str, Form()],
-    note: Annotated[str, Form()] = "",
-    csrf: Annotated[str, Form()] = "",
+    status: Annotated[str, Form(max_length=32)],
+    note: Annotated[str, Form(max_length=8000)] = "",
+    csrf: Annotated[str, Form(max_length=256)] = "",
 ) -> Response:
     _check_csrf(request, settings, csrf)
     ticket = _ticket(session, container, official, code)
     try:
         container.ops.change_status(session, official, ticket, status, note.strip() or None)
     except TransitionError as exc:
-        return _back(ticket.code, error=str(exc))
+        return _back(ticket.code, refusal_code(str(exc), "status_refused"))
     audit(session, official, "status", "ticket", ticket.code, new=status)
     session.commit()
-    return _back(ticket.code, ok="Đã cập nhật trạng thái.")
+    return _back(ticket.code, "status_changed")
 
 
 @router.post("/tickets/{code}/note")
@@ -243,17 +280,17 @@ def post_note(
     container: ContainerDep,
     settings: SettingsDep,
     official: ConsoleOfficial,
-    text: Annotated[str, Form()],
-    csrf: Annotated[str, Form()] = "",
+    text: Annotated[str, Form(max_length=8000)],
+    csrf: Annotated[str, Form(max_length=256)] = "",
 ) -> Response:
     _check_csrf(request, settings, csrf)
     ticket = _ticket(session, container, official, code)
     if not text.strip():
-        return _back(ticket.code, error="Ghi chú trống.")
+        return _back(ticket.code, "note_empty")
     container.ops.add_note(session, official, ticket, text.strip())
     audit(session, official, "note", "ticket", ticket.code)
     session.commit()
-    return _back(ticket.code, ok="Đã thêm ghi chú nội bộ.")
+    return _back(ticket.code, "note_added")
 
 
 @router.post("/tickets/{code}/category")
@@ -264,15 +301,15 @@ def post_category(
     container: ContainerDep,
     settings: SettingsDep,
     official: ConsoleOfficial,
-    category: Annotated[str, Form()],
-    csrf: Annotated[str, Form()] = "",
+    category: Annotated[str, Form(max_length=64)],
+    csrf: Annotated[str, Form(max_length=256)] = "",
 ) -> Response:
     _check_csrf(request, settings, csrf)
     ticket = _ticket(session, container, official, code)
     try:
         container.ops.correct_category(session, official, ticket, category)
     except TransitionError as exc:
-        return _back(ticket.code, error=str(exc))
+        return _back(ticket.code, refusal_code(str(exc), "category_refused"))
     audit(session, official, "correct", "ticket", ticket.code, category=category)
     session.commit()
-    return _back(ticket.code, ok="Đã sửa lĩnh vực; ghi nhận làm dữ liệu huấn luyện.")
+    return _back(ticket.code, "category_corrected")

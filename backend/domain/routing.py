@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,6 +13,7 @@ import yaml
 CENTRAL = "TW"
 TARGETS = ("central", "commune", "province", "location", "above_location", "triage")
 Precision = Literal["commune", "province", "none"]
+DEFAULT_SENSITIVE = frozenset({"can_bo_tham_nhung"})  # complaints about officials are never published
 
 
 class RoutingConfigError(ValueError):
@@ -71,17 +73,66 @@ def _construct_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode) -> dict[
 _LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 
 
-def load_rules(path: Path) -> list[Rule]:
+def _read(path: Path) -> Any:
     try:
-        doc = yaml.load(path.read_text(encoding="utf-8"), Loader=_LineLoader)
+        return yaml.load(path.read_text(encoding="utf-8"), Loader=_LineLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = f" line {mark.line + 1}" if mark else ""
         raise RoutingConfigError(f"{path}{line}: invalid YAML: {exc}") from exc
     except OSError as exc:
         raise RoutingConfigError(f"{path}: cannot read routing rules: {exc}") from exc
+
+
+@dataclass(frozen=True)
+class PublicPolicy:
+    """What the public (keyless) Open311 API may publish: never tickets of these categories."""
+
+    sensitive_categories: frozenset[str] = DEFAULT_SENSITIVE
+
+
+def _public_policy(doc: dict[str, Any], path: Path) -> PublicPolicy:
+    from backend.domain.taxonomy import CATEGORIES
+
+    if "public" not in doc:
+        return PublicPolicy()
+    raw = doc["public"]
+    if not isinstance(raw, dict):
+        raise RoutingConfigError(f"{path} line {_top_key_line(path, 'public')}: 'public' must be a mapping")
+    where = f"{path} line {raw.get('__line__', '?')}"
+    unknown = set(raw) - {"sensitive_categories", "__line__"}
+    if unknown:
+        raise RoutingConfigError(f"{where}: unknown keys in 'public': {sorted(unknown)}")
+    if "sensitive_categories" not in raw:
+        return PublicPolicy()  # the safe default, not "publish everything"
+    cats = raw["sensitive_categories"]
+    if not isinstance(cats, list) or not all(isinstance(c, str) for c in cats):
+        raise RoutingConfigError(f"{where}: 'public.sensitive_categories' must be a list of category codes")
+    bad = sorted(set(cats) - set(CATEGORIES))
+    if bad:
+        raise RoutingConfigError(f"{where}: 'public.sensitive_categories' has unknown categories {bad}")
+    return PublicPolicy(frozenset(cats))
+
+
+def _top_key_line(path: Path, key: str) -> int | str:
+    """The line of a top-level key (for values that carry no line of their own)."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return next((n for n, text in enumerate(lines, 1) if re.match(rf"{re.escape(key)}\s*:", text)), "?")
+
+
+def load_public_policy(path: Path) -> PublicPolicy:
+    """The ``public`` section of the rules file (default: ``can_bo_tham_nhung`` is never published)."""
+    doc = _read(path)
+    if not isinstance(doc, dict):
+        raise RoutingConfigError(f"{path} line 1: expected a mapping with a non-empty 'rules' list")
+    return _public_policy(doc, path)
+
+
+def load_rules(path: Path) -> list[Rule]:
+    doc = _read(path)
     if not isinstance(doc, dict) or not isinstance(doc.get("rules"), list) or not doc["rules"]:
         raise RoutingConfigError(f"{path} line 1: expected a mapping with a non-empty 'rules' list")
+    _public_policy(doc, path)  # validated with the rules, so a bad section stops the start-up too
     rules: list[Rule] = []
     for raw in doc["rules"]:
         line = raw.get("__line__", "?") if isinstance(raw, dict) else "?"

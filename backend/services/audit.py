@@ -1,4 +1,4 @@
-"""Audit log of every view and change of personal data by an official."""
+"""Audit log of every view and change of personal data by an official, and of every refused login."""
 
 from __future__ import annotations
 
@@ -17,5 +17,18 @@ def audit(session: Session, official: Official, action: str, object_type: str, o
             object_type=object_type,
             object_id=object_id,
             detail=detail,
+        )
+    )
+
+
+def audit_login_failure(session: Session, username: str, address: str, channel: str, reason: str) -> None:
+    """A refused login: the username tried and the client address, never the password."""
+    session.add(
+        AuditLog(
+            actor="anonymous",
+            action="login_failed",
+            object_type="official",
+            object_id=username[:64],
+            detail={"username": username[:200], "address": address[:64], "channel": channel, "reason": reason},
         )
     )

@@ -1,4 +1,8 @@
-"""Builds the platform senders that are configured (none are needed for the web chat)."""
+"""Builds the platform senders that are configured (none are needed for the web chat).
+
+Building a sender never calls the platform: a platform that is unreachable at start must not stop the workers.
+Each sender connects (and checks its token) on first use; failures are retryable send errors, so the outbox retries
+and the messages stored meanwhile go out once the platform is back."""
 
 from __future__ import annotations
 
@@ -17,9 +21,8 @@ async def build_senders(container: Container) -> dict[str, Any]:
     if s.telegram_token:
         from bot.telegram import TelegramSender
 
-        sender = TelegramSender(s.telegram_token, base_url=s.telegram_api_url)
-        await sender.initialize()
-        senders["telegram"] = sender
+        # no getMe here: the sender connects on its first send and keeps retrying while Telegram is unreachable
+        senders["telegram"] = TelegramSender(s.telegram_token, base_url=s.telegram_api_url)
     if s.zalo_app_id and s.zalo_oa_secret:
         senders["zalo"] = await build_zalo(container)
     if s.zalobot_token:

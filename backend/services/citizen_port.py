@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from backend.db.models import Citizen, OrgUnit, Ticket, TicketEvent, utcnow
 from backend.domain import statuses as st
+from backend.services.throttle import Limit, Throttle
 from backend.services.tickets import TicketOps
 from bot.messages import Attachment, GeoPoint
 from handlers.ports import CitizenRef, TicketDraft, TicketError, TicketService, TicketSummary
 
 SessionScope = Callable[[], AbstractContextManager[Session]]
+TICKETS_PER_HOUR = Limit(10, 3600)  # new tickets one citizen may file per hour (repeats of a draft do not count)
+RECENT_FILINGS = 50  # how many of the citizen's latest tickets are checked for a repeated draft
 
 
 def summary(session: Session, ticket: Ticket) -> TicketSummary:
@@ -42,9 +46,10 @@ def summary(session: Session, ticket: Ticket) -> TicketSummary:
 
 
 class DbTicketService(TicketService):
-    def __init__(self, scope: SessionScope, ops: TicketOps) -> None:
+    def __init__(self, scope: SessionScope, ops: TicketOps, throttle: Throttle | None = None) -> None:
         self._scope = scope
         self._ops = ops
+        self._throttle = throttle  # None: no limit on tickets per citizen (tests, scripts)
 
     # helpers
     @staticmethod
@@ -60,14 +65,53 @@ class DbTicketService(TicketService):
             raise TicketError("not_found")
         return ticket
 
+    @staticmethod
+    def _lock_citizen(session: Session, citizen_id: int) -> None:
+        """Serialise filings by one citizen until commit: a row lock on PostgreSQL; on SQLite a no-op write takes
+        the database's single write lock (a plain read would not, and two filings could both miss each other)."""
+        if session.get_bind().dialect.name == "postgresql":
+            session.execute(select(Citizen.id).where(Citizen.id == citizen_id).with_for_update())
+        else:
+            session.execute(update(Citizen).where(Citizen.id == citizen_id).values(channel=Citizen.channel))
+
+    @staticmethod
+    def _filed_from(session: Session, citizen_id: int, draft_id: str) -> Ticket | None:
+        """The ticket already filed from this draft, if any (the draft id is kept in its ``created`` event)."""
+        events = session.scalars(
+            select(TicketEvent)
+            .join(Ticket, Ticket.id == TicketEvent.ticket_id)
+            .where(Ticket.citizen_id == citizen_id, TicketEvent.kind == "created")
+            .order_by(TicketEvent.id.desc())
+            .limit(RECENT_FILINGS)
+        )
+        for event in events:
+            if (event.data or {}).get("draft_id") == draft_id:
+                return session.get(Ticket, event.ticket_id)
+        return None
+
     # port
     def file(self, citizen: CitizenRef, draft: TicketDraft) -> TicketSummary:
+        """File once per draft: a repeated or concurrent "send" of the same draft returns the first ticket."""
         with self._scope() as session:
             row = self._citizen(session, citizen)
+            self._lock_citizen(session, row.id)
+            if draft.draft_id:
+                earlier = self._filed_from(session, row.id, draft.draft_id)
+                if earlier is not None:
+                    return dataclasses.replace(summary(session, earlier), repeated=True)
+            if self._throttle is not None:
+                wait = self._throttle.hit("tickets", f"citizen:{row.id}", TICKETS_PER_HOUR)
+                if wait is not None:
+                    raise TicketError("rate_limited", "too many tickets this hour", retry_after=wait)
             if draft.anonymous is False and draft.phone and not row.phone:
                 row.phone = draft.phone
             ticket = self._ops.file(session, row, draft)
             session.flush()
+            if draft.draft_id:
+                created = session.scalars(
+                    select(TicketEvent).where(TicketEvent.ticket_id == ticket.id, TicketEvent.kind == "created")
+                ).one()
+                created.data = {**(created.data or {}), "draft_id": draft.draft_id}
             result = summary(session, ticket)
             session.commit()
             return result

@@ -10,18 +10,19 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from backend.db.models import Citizen, Message, utcnow
+from backend.db.models import Citizen, Message, Ticket, utcnow
+from backend.domain.codes import canonical_ticket_code
 from backend.services.notify import enqueue
 from bot.messages import Attachment, Button, GeoPoint, InboundMessage
-from handlers.ports import CitizenRef, Reply
+from handlers.ports import CitizenRef, Reply, Turn
 
 log = logging.getLogger(__name__)
 SessionScope = Callable[[], AbstractContextManager[Session]]
-Handle = Callable[[CitizenRef, InboundMessage], list[Reply]]
+Handle = Callable[[CitizenRef, InboundMessage], Turn | list[Reply]]
 MAX_PROCESS_ATTEMPTS = 5
 
 
@@ -48,6 +49,29 @@ def message_from_data(data: dict[str, Any]) -> InboundMessage:
 
 def citizen_ref(citizen: Citizen) -> CitizenRef:
     return CitizenRef(citizen.id, citizen.channel, citizen.platform_user_id, citizen.display_name)
+
+
+def own_ticket_id(session: Session, citizen_id: int, code: str | None) -> int | None:
+    """The id of the citizen's own ticket with this code; ``None`` for unknown codes and other people's tickets."""
+    canonical = canonical_ticket_code(code) if code else None
+    if canonical is None:
+        return None
+    return session.scalar(select(Ticket.id).where(Ticket.code == canonical, Ticket.citizen_id == citizen_id))
+
+
+def link_turn(session: Session, row: Message, citizen_id: int, turn: Turn) -> int | None:
+    """Link the inbound message to the draft/ticket its turn belonged to; when the turn filed the draft, every
+    earlier message of that draft (in and out) joins the ticket. Returns the ticket id for the turn's replies."""
+    ticket_id = own_ticket_id(session, citizen_id, turn.ticket_code)
+    row.draft_id, row.ticket_id = turn.draft_id, ticket_id
+    if ticket_id is not None and turn.draft_id:
+        session.execute(
+            update(Message)
+            .where(Message.citizen_id == citizen_id, Message.draft_id == turn.draft_id, Message.ticket_id.is_(None))
+            .values(ticket_id=ticket_id)
+            .execution_options(synchronize_session=False)
+        )
+    return ticket_id
 
 
 def get_or_create_citizen(session: Session, msg: InboundMessage) -> Citizen:
@@ -130,7 +154,7 @@ class Intake:
             msg = message_from_data(row.data)
             ref = citizen_ref(citizen)
         try:
-            replies = self._handle(ref, msg)
+            result = self._handle(ref, msg)
         except Exception as exc:
             log.exception("processing inbound message %s failed", message_id)
             with self._scope() as session:
@@ -142,18 +166,22 @@ class Intake:
                     row.processed_at = utcnow()
                 session.commit()
             raise
+        turn = result if isinstance(result, Turn) else Turn(list(result))
         with self._scope() as session:
             row = session.get(Message, message_id)
             citizen = session.get(Citizen, ref.id)
             assert row is not None and citizen is not None
+            ticket_id = link_turn(session, row, citizen.id, turn)
             written: list[Message] = []
-            for reply in replies:
+            for reply in turn.replies:
                 buttons = [{"title": b.title, "payload": b.payload} for b in reply.buttons]
                 if deliver_inline:
                     out = Message(
                         channel=citizen.channel,
                         direction="out",
                         citizen_id=citizen.id,
+                        ticket_id=ticket_id,
+                        draft_id=turn.draft_id,
                         kind="text",
                         text=reply.text,
                         data={"buttons": buttons, "in_reply_to": message_id},
@@ -161,7 +189,7 @@ class Intake:
                     )
                     session.add(out)
                     written.append(out)
-                else:
+                else:  # the outbox worker links the sent reply like the message it answers (``reply_to``)
                     enqueue(
                         session,
                         citizen,

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
 
 
 CHAT_CHANNELS = frozenset({"webchat", "telegram", "zalo", "zalobot"})
+AUTHOR_MAX = 64  # length of ``OutboxItem.author`` / ``Message.author``
 
 
 class TextRenderer(Protocol):
@@ -64,8 +65,11 @@ class Notifier:
         return citizen
 
     def official_reply(self, session: Session, ticket: Ticket, text: str, official: Official) -> None:
+        """The citizen hears from the unit, never the person: the official's login name stays in the ticket's
+        events (the console), not in anything the citizen receives."""
         body = self.texts.render("notify_reply", unit=ticket.unit.name, code=ticket.code, text=text)
-        enqueue(session, self._citizen(session, ticket), body, ticket_id=ticket.id, author=official.username)
+        author = ticket.unit.name[:AUTHOR_MAX]
+        enqueue(session, self._citizen(session, ticket), body, ticket_id=ticket.id, author=author)
 
     def status_changed(self, session: Session, ticket: Ticket, old: str, new: str, note: str | None) -> None:
         body = self.texts.render(

@@ -13,7 +13,7 @@ from backend.api.schemas import (
     TicketPublic,
     UnitPublic,
 )
-from backend.db.models import Message, OrgUnit, Ticket, TicketEvent
+from backend.db.models import Message, Official, OrgUnit, Ticket, TicketEvent
 
 
 def _name(session: Session, code: str | None) -> str | None:
@@ -55,14 +55,16 @@ def ticket_public(session: Session, t: Ticket) -> TicketPublic:
     )
 
 
-def ticket_detail(session: Session, t: Ticket) -> TicketDetailPublic:
-    messages = session.scalars(
-        select(Message).where(Message.citizen_id == t.citizen_id).order_by(Message.id).limit(500)
-    )
+def ticket_detail(session: Session, t: Ticket, official: Official) -> TicketDetailPublic:
+    """The ticket as ``official`` may see it: the duplicates list names only tickets in their scope."""
+    # Only the messages linked to this ticket (those that built it, and the exchanges about it since): never the
+    # citizen's other tickets, greetings or chit-chat, which may carry names and phone numbers (or, for an
+    # anonymous report, reveal who wrote it).
+    messages = session.scalars(select(Message).where(Message.ticket_id == t.id).order_by(Message.id).limit(500))
     events = session.scalars(select(TicketEvent).where(TicketEvent.ticket_id == t.id).order_by(TicketEvent.id))
     from backend.services.tickets import TicketOps
 
-    cluster = [c.code for c in TicketOps.cluster(session, t) if c.id != t.id]
+    cluster = [c.code for c in TicketOps.visible_cluster(session, official, t) if c.id != t.id]
     return TicketDetailPublic(
         **ticket_public(session, t).model_dump(),
         duplicates=cluster,

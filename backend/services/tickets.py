@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, func, or_, select, update
+from sqlalchemy import ColumnElement, Select, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -44,18 +44,33 @@ def level_of(code: str) -> str:
     return "province" if len(code) <= 2 else "commune"
 
 
+def unit_subtree(code: str) -> Select[Any]:
+    """Codes of a unit and every unit below it (central: all; a province: itself and its communes)."""
+    if code == CENTRAL:
+        return select(OrgUnit.code)
+    children = select(OrgUnit.code).where(OrgUnit.parent_code == code)
+    grandchildren = select(OrgUnit.code).where(OrgUnit.parent_code.in_(children))
+    return select(OrgUnit.code).where(
+        or_(OrgUnit.code == code, OrgUnit.code.in_(children), OrgUnit.code.in_(grandchildren))
+    )
+
+
 def unit_scope(official: Official) -> Select[Any]:
     """Codes of the units an official may see: their own; supervisors/admins also the units below."""
     own = official.unit_code
     if official.role == "officer":
         return select(OrgUnit.code).where(OrgUnit.code == own)
-    if official.unit_code == "TW" and official.role == "admin":
-        return select(OrgUnit.code)
-    children = select(OrgUnit.code).where(OrgUnit.parent_code == own)
-    grandchildren = select(OrgUnit.code).where(OrgUnit.parent_code.in_(children))
-    return select(OrgUnit.code).where(
-        or_(OrgUnit.code == own, OrgUnit.code.in_(children), OrgUnit.code.in_(grandchildren))
-    )
+    return unit_subtree(own)
+
+
+def visible_to(official: Official) -> ColumnElement[bool]:
+    """Which tickets an official may see and act on: handled by a unit in their scope, or alerted/escalated to one.
+
+    The one scope rule for every lookup, list and cluster operation (API and console alike).
+    """
+    scope = unit_scope(official)
+    alerted = select(TicketAlert.ticket_id).where(TicketAlert.unit_code.in_(scope))
+    return or_(Ticket.unit_code.in_(scope), Ticket.id.in_(alerted))
 
 
 class TicketOps:
@@ -186,13 +201,24 @@ class TicketOps:
 
     @staticmethod
     def cluster(session: Session, ticket: Ticket) -> list[Ticket]:
-        """The root ticket and every ticket linked to it, oldest first."""
+        """The root ticket and every ticket linked to it, oldest first, in every unit.
+
+        For the system only (deduplication, statistics): what an official sees or acts on is
+        :meth:`visible_cluster`.
+        """
         root = ticket.duplicate_of or ticket.id
         return list(
             session.scalars(
                 select(Ticket).where(or_(Ticket.id == root, Ticket.duplicate_of == root)).order_by(Ticket.id)
             ).unique()
         )
+
+    @staticmethod
+    def visible_cluster(session: Session, official: Official, ticket: Ticket) -> list[Ticket]:
+        """The members of the ticket's duplicate cluster this official may see (see :meth:`visible`), oldest first."""
+        root = ticket.duplicate_of or ticket.id
+        query = select(Ticket).where(or_(Ticket.id == root, Ticket.duplicate_of == root), visible_to(official))
+        return list(session.scalars(query.order_by(Ticket.id)).unique())
 
     # -- lookups ------------------------------------------------------------------------------------------
     @staticmethod
@@ -203,13 +229,12 @@ class TicketOps:
         return session.scalars(select(Ticket).where(Ticket.code == canonical)).first()
 
     def visible(self, session: Session, official: Official, code: str) -> Ticket:
-        ticket = self.by_code(session, code)
+        """The ticket with this code if the official may see it; :class:`TicketNotFound` otherwise."""
+        canonical = canonical_ticket_code(code)
+        ticket = None
+        if canonical is not None:
+            ticket = session.scalars(select(Ticket).where(Ticket.code == canonical, visible_to(official))).first()
         if ticket is None:
-            raise TicketNotFound(code)
-        scope = unit_scope(official)
-        alerted = select(TicketAlert.unit_code).where(TicketAlert.ticket_id == ticket.id)
-        allowed = session.scalars(scope.where(or_(OrgUnit.code == ticket.unit_code, OrgUnit.code.in_(alerted)))).first()
-        if allowed is None:
             raise TicketNotFound(code)  # never reveal other units' tickets
         return ticket
 
@@ -222,9 +247,7 @@ class TicketOps:
         offset: int = 0,
         limit: int = 50,
     ) -> tuple[list[Ticket], int]:
-        scope = unit_scope(official)
-        alerted = select(TicketAlert.ticket_id).where(TicketAlert.unit_code.in_(scope))
-        query = select(Ticket).where(or_(Ticket.unit_code.in_(scope), Ticket.id.in_(alerted)))
+        query = select(Ticket).where(visible_to(official))
         if status:
             query = query.where(Ticket.status == status)
         total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
@@ -235,8 +258,8 @@ class TicketOps:
     def reply_all(self, session: Session, official: Official, ticket: Ticket, text: str, cluster: bool) -> list[Ticket]:
         """Answer one ticket, or with ``cluster`` every still-open ticket of its duplicate cluster at once."""
         targets = [ticket]
-        if cluster:
-            targets = [t for t in self.cluster(session, ticket) if t.status not in st.FINAL_STATUSES]
+        if cluster:  # only the members this official may see: never another unit's citizens
+            targets = [t for t in self.visible_cluster(session, official, ticket) if t.status not in st.FINAL_STATUSES]
         for target in targets:
             self.reply(session, official, target, text)
         return targets
@@ -309,6 +332,11 @@ class TicketOps:
             raise TransitionError(f"ticket is already handled by {unit.name}")
         if ticket.status in st.FINAL_STATUSES:
             raise TransitionError("a closed or rejected ticket cannot be reassigned")
+        if self._accused_unit(ticket) == unit.code:
+            raise TransitionError(
+                f"a complaint about officials cannot go to their own committee ({unit.name}) / "
+                f"Phản ánh về cán bộ không được chuyển cho chính {unit.name}"
+            )
         old = ticket.unit_code
         event = TicketEvent(
             ticket_id=ticket.id,
@@ -326,6 +354,18 @@ class TicketOps:
         ticket.updated_at = utcnow()
         self.notifier.reassigned(session, ticket, reason)
         return event
+
+    def _accused_unit(self, ticket: Ticket) -> str | None:
+        """For a ticket the rules route above its place (complaints about officials): the place's committee, which
+        must never handle it. None for every other ticket."""
+        place = ticket.commune_code or ticket.province_code
+        if place is None:
+            return None
+        above = any(
+            r.route == "above_location" and (r.categories is None or ticket.category in r.categories)
+            for r in self.router.rules
+        )
+        return place if above else None
 
     def escalate_overdue(self, session: Session, ticket_id: int) -> bool:
         """Mark one overdue ticket and escalate it one level up, exactly once even with concurrent schedulers."""

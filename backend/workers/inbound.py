@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, aliased
 
 from backend.db.models import Message, utcnow
 from backend.services.intake import MAX_PROCESS_ATTEMPTS, Intake
+from backend.workers.transient import retry_transient
 
 log = logging.getLogger(__name__)
 SessionScope = Callable[[], AbstractContextManager[Session]]
@@ -79,11 +80,15 @@ class InboundWorker:
             self._intake.process(message_id)
         except Exception:
             log.warning("inbound message %s will be retried", message_id)
-            with self._scope() as session:
-                row = session.get(Message, message_id)
-                if row is not None:
-                    row.locked_until = utcnow() + timedelta(seconds=5 * row.process_attempts)
-                    session.commit()
+
+            def retry_later() -> None:
+                with self._scope() as session:
+                    row = session.get(Message, message_id)
+                    if row is not None:
+                        row.locked_until = utcnow() + timedelta(seconds=5 * row.process_attempts)
+                        session.commit()
+
+            retry_transient(retry_later, f"inbound message {message_id}")
 
     async def run_once(self) -> int:
         ids = await asyncio.to_thread(self._claim)

@@ -17,6 +17,7 @@ from sqlalchemy import and_, exists, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
 from backend.db.models import Message, OutboxItem, TicketEvent, utcnow
+from backend.workers.transient import retry_transient
 from bot.base import ChannelSender, SendError
 from bot.messages import Button, Channel, OutboundMessage
 
@@ -45,6 +46,12 @@ class RetryPolicy:
     max_attempts: int = 8
     base_delay: float = 2.0
     max_delay: float = 600.0
+    # A platform that cannot be reached at all (reason "network") is waited for this long, however many attempts
+    # that takes: its outage must not send the replies to the dead letters (they go out once it is back).
+    unreachable_patience: float = 24 * 3600.0
+
+    def keeps_waiting(self, error: SendError, created_at: datetime) -> bool:
+        return error.reason == "network" and utcnow() - created_at < timedelta(seconds=self.unreachable_patience)
 
     def delay(self, attempts: int, retry_after: float | None) -> float:
         if retry_after is not None:
@@ -108,12 +115,25 @@ def mark_sent(session: Session, item_id: int, platform_ids: list[str]) -> None:
     item.attempts += 1
     item.platform_message_ids = platform_ids
     item.last_error = None
+    ticket_id, draft_id = item.ticket_id, None
+    if item.reply_to is not None:  # a bot reply belongs to what the message it answers belongs to
+        answered = session.scalars(
+            select(Message).where(
+                Message.channel == item.channel,
+                Message.direction == "in",
+                Message.platform_message_id == item.reply_to,
+                Message.citizen_id == item.citizen_id,
+            )
+        ).first()
+        if answered is not None:
+            ticket_id, draft_id = ticket_id or answered.ticket_id, answered.draft_id
     session.add(
         Message(
             channel=item.channel,
             direction="out",
             citizen_id=item.citizen_id,
-            ticket_id=item.ticket_id,
+            ticket_id=ticket_id,
+            draft_id=draft_id,
             platform_message_id=platform_ids[0] if platform_ids else None,
             kind="text",
             text=item.text,
@@ -132,7 +152,7 @@ def mark_failed(session: Session, item_id: int, error: SendError, policy: RetryP
     item.attempts += 1
     item.locked_until = None
     item.last_error = f"{error.reason}: {error}"
-    if error.retryable and item.attempts < policy.max_attempts:
+    if error.retryable and (item.attempts < policy.max_attempts or policy.keeps_waiting(error, item.created_at)):
         item.next_attempt_at = utcnow() + timedelta(seconds=policy.delay(item.attempts, error.retry_after))
         session.commit()
         return "retry"
@@ -210,12 +230,19 @@ class OutboxWorker:
         return "sent"
 
     def _record_sent(self, item_id: int, ids: list[str]) -> None:
-        with self._scope() as session:
-            mark_sent(session, item_id, ids)
+        def step() -> None:
+            with self._scope() as session:
+                mark_sent(session, item_id, ids)
+
+        # the message is out: losing the record to a dropped connection would send it again when the lease ends
+        retry_transient(step, f"outbox {item_id} sent")
 
     def _record_failed(self, item_id: int, error: SendError) -> str:
-        with self._scope() as session:
-            return mark_failed(session, item_id, error, self._policy)
+        def step() -> str:
+            with self._scope() as session:
+                return mark_failed(session, item_id, error, self._policy)
+
+        return retry_transient(step, f"outbox {item_id} failed")
 
     async def run_once(self) -> int:
         items = await asyncio.to_thread(self._claim)

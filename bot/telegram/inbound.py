@@ -9,7 +9,9 @@ from typing import Any
 from telegram import Message, Update
 
 from bot.base import InboundResult
-from bot.messages import Attachment, GeoPoint, InboundMessage
+from bot.messages import Attachment, InboundMessage, geo_point, sent_time, text_field
+
+MALFORMED = (KeyError, TypeError, ValueError, AttributeError, OverflowError, OSError)
 
 
 def verify_secret(header_value: str | None, secret: str) -> bool:
@@ -23,75 +25,120 @@ def _ignored(why: str) -> InboundResult:
     return InboundResult(None, f"ignored:{why}")
 
 
-def _base(msg: Message) -> dict[str, Any]:
+def _base(msg: Message) -> dict[str, Any] | None:
     user = msg.from_user
+    chat_id, message_id = platform_id(msg.chat.id), platform_id(msg.message_id)
+    user_id = platform_id(user.id) if user else chat_id
+    if not chat_id or not message_id or not user_id:
+        return None
+    name = user.full_name if user and isinstance(user.first_name, str) else None
     return {
         "channel": "telegram",
-        "platform_message_id": f"{msg.chat.id}:{msg.message_id}",
-        "user_id": str(user.id if user else msg.chat.id),
-        "chat_id": str(msg.chat.id),
-        "display_name": user.full_name if user else None,
-        "sent_at": msg.date.astimezone(UTC) if msg.date else datetime.now(UTC),
+        "platform_message_id": f"{chat_id}:{message_id}",
+        "user_id": user_id,
+        "chat_id": chat_id,
+        "display_name": name[:128] if name else None,
+        "sent_at": sent_time(msg.date.timestamp(), milliseconds=False) if msg.date else datetime.now(UTC),
     }
 
 
 def _message(msg: Message) -> InboundResult:
     if msg.chat.type != "private":
-        return _ignored(f"{msg.chat.type}_chat")
+        return _ignored("group_chat" if not isinstance(msg.chat.type, str) else f"{msg.chat.type}_chat"[:40])
     base = _base(msg)
+    if base is None:
+        return _ignored("malformed")
     if msg.text is not None:
+        if not isinstance(msg.text, str):
+            return _ignored("malformed")
         return InboundResult(InboundMessage(kind="text", text=msg.text, event="message.text", **base))
     if msg.photo:
         largest = msg.photo[-1]
-        att = Attachment("image", platform_file_id=largest.file_id, size=largest.file_size)
+        if not isinstance(largest.file_id, str):
+            return _ignored("malformed")
+        att = Attachment("image", platform_file_id=largest.file_id, size=_size(largest.file_size))
+        caption = text_field(msg.caption)
         return InboundResult(
-            InboundMessage(kind="image", text=msg.caption or "", attachments=(att,), event="message.photo", **base)
+            InboundMessage(kind="image", text=caption, attachments=(att,), event="message.photo", **base)
         )
     if msg.location is not None:
-        point = GeoPoint(float(msg.location.latitude), float(msg.location.longitude))
+        point = geo_point(msg.location.latitude, msg.location.longitude)
+        if point is None:
+            return _ignored("malformed")
         return InboundResult(InboundMessage(kind="location", location=point, event="message.location", **base))
     if msg.contact is not None:
+        phone = text_field(msg.contact.phone_number)[:32]
+        if not phone:
+            return _ignored("malformed")
         return InboundResult(
             InboundMessage(
                 kind="contact",
-                contact_phone=msg.contact.phone_number,
-                text=msg.contact.phone_number,
+                contact_phone=phone,
+                text=phone,
                 event="message.contact",
                 **base,
             )
         )
     if msg.document is not None:
         doc = msg.document
-        att = Attachment("file", platform_file_id=doc.file_id, name=doc.file_name, size=doc.file_size)
+        if not isinstance(doc.file_id, str):
+            return _ignored("malformed")
+        name = text_field(doc.file_name)[:255] or None
+        att = Attachment("file", platform_file_id=doc.file_id, name=name, size=_size(doc.file_size))
+        caption = text_field(msg.caption)
         return InboundResult(
-            InboundMessage(kind="file", text=msg.caption or "", attachments=(att,), event="message.document", **base)
+            InboundMessage(kind="file", text=caption, attachments=(att,), event="message.document", **base)
         )
     return InboundResult(InboundMessage(kind="unsupported", event="message.other", **base), "unsupported")
 
 
+def platform_id(value: Any) -> str:
+    """Telegram ids (users, chats, messages) are integers: as text, or ``""`` for anything else."""
+    ok = isinstance(value, int) and not isinstance(value, bool) and -(2**63) < value < 2**63
+    return str(value) if ok else ""
+
+
+def _size(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2**53 else None
+
+
 def parse_update(data: dict[str, Any]) -> InboundResult:
-    """Every update kind gets a defined outcome; nothing here raises on odd input."""
+    """Every update kind gets a defined outcome; nothing here raises on odd input (wrong types, numbers out of
+    range: ``ignored:malformed``)."""
+    update_id = data.get("update_id")
+    if not isinstance(update_id, int) or isinstance(update_id, bool) or not 0 <= update_id < 2**63:
+        return _ignored("malformed")
     try:
         update = Update.de_json(data, None)
-    except (KeyError, TypeError, ValueError, AttributeError):
+        if update is None:
+            return _ignored("malformed")
+        return _update(update, data)
+    except MALFORMED:
         return _ignored("malformed")
-    if update is None or not isinstance(data.get("update_id"), int):
-        return _ignored("malformed")
+
+
+def _update(update: Update, data: dict[str, Any]) -> InboundResult:
     if update.callback_query is not None:
         query = update.callback_query
-        chat_id = query.message.chat.id if query.message is not None else query.from_user.id
+        user_id = platform_id(query.from_user.id)
+        chat_id = platform_id(query.message.chat.id) if query.message is not None else user_id
+        query_id = query.id if isinstance(query.id, str) and 0 < len(query.id) <= 128 else ""
+        if not user_id or not chat_id or not query_id:
+            return _ignored("malformed")
         msg = InboundMessage(
             channel="telegram",
-            platform_message_id=f"cbq:{query.id}",
-            user_id=str(query.from_user.id),
-            chat_id=str(chat_id),
+            platform_message_id=f"cbq:{query_id}",
+            user_id=user_id,
+            chat_id=chat_id,
             kind="button",
-            payload=query.data or "",
-            display_name=query.from_user.full_name,
+            payload=text_field(query.data)[:200],
+            display_name=query.from_user.full_name if isinstance(query.from_user.first_name, str) else None,
             event="callback_query",
         )
-        return InboundResult(msg, "accepted", callback_query_id=query.id)
+        return InboundResult(msg, "accepted", callback_query_id=query_id)
     if update.message is not None:
+        if not isinstance(update.message, Message):
+            return _ignored("malformed")
         return _message(update.message)
     if update.edited_message is not None:
         return _ignored("edited_message")
@@ -101,11 +148,14 @@ def parse_update(data: dict[str, Any]) -> InboundResult:
         status = update.my_chat_member.new_chat_member.status
         if status in ("kicked", "left") and update.my_chat_member.chat.type == "private":
             user = update.my_chat_member.from_user
+            user_id, chat_id = platform_id(user.id), platform_id(update.my_chat_member.chat.id)
+            if not user_id or not chat_id:
+                return _ignored("malformed")
             msg = InboundMessage(
                 channel="telegram",
                 platform_message_id=f"member:{data['update_id']}",
-                user_id=str(user.id),
-                chat_id=str(update.my_chat_member.chat.id),
+                user_id=user_id,
+                chat_id=chat_id,
                 kind="unfollow",
                 event="my_chat_member",
             )

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import TypeVar
 
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
-from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
+from telegram.error import BadRequest, Forbidden, InvalidToken, NetworkError, RetryAfter, TelegramError, TimedOut
 from telegram.request import HTTPXRequest
 
 from bot.base import ChannelSender, InboundResult, SendError, SendReceipt
@@ -47,16 +48,28 @@ class TelegramSender(ChannelSender):
     def __init__(self, token: str, base_url: str = "https://api.telegram.org/bot", bot: Bot | None = None) -> None:
         self.bot = bot or _bot(token, base_url)
         self._ready = False
+        self._warned = False
 
     async def initialize(self) -> None:
-        if not self._ready:
-            await self.bot.initialize()
-            self._ready = True
+        """Connect and check the token (``getMe``). Lazy: nothing is sent at start, so a Telegram that is down
+        does not stop the workers; every send tries again until it works. Raises ``SendError`` (retryable)."""
+        if self._ready:
+            return
+        try:
+            await self._call(self.bot.initialize())
+        except SendError as exc:
+            if not self._warned:
+                log.warning("Telegram Bot API not usable yet (%s: %s): sends wait and retry", exc.reason, exc)
+                self._warned = True
+            raise
+        self._ready = True
+        if self._warned:
+            log.info("Telegram Bot API reachable")
+            self._warned = False
 
     async def aclose(self) -> None:
-        if self._ready:
-            await self.bot.shutdown()
-            self._ready = False
+        await self.bot.shutdown()  # also after a failed start: the HTTP clients may be open
+        self._ready = False
 
     async def send(self, msg: OutboundMessage) -> SendReceipt:
         await self.initialize()
@@ -93,6 +106,8 @@ class TelegramSender(ChannelSender):
             raise SendError(str(exc), reason="bad_request", retryable=False) from exc
         except (TimedOut, NetworkError) as exc:
             raise SendError(str(exc), reason="network", retryable=True) from exc
+        except InvalidToken as exc:  # a wrong token, or a proxy answering 401/404; the message would carry the token
+            raise SendError("Telegram rejected the bot token", reason="auth_failed", retryable=True) from exc
         except TelegramError as exc:
             raise SendError(str(exc), reason="server_error", retryable=True) from exc
 
@@ -106,9 +121,21 @@ async def set_webhook(token: str, url: str, secret: str, base_url: str = "https:
 async def poll_updates(
     sender: TelegramSender, handle: Callable[[InboundResult], Awaitable[None]], max_rounds: int | None = None
 ) -> None:
-    """Development mode: long-poll getUpdates and hand every update to ``handle``."""
-    await sender.initialize()
-    await sender.bot.delete_webhook()
+    """Development mode: long-poll getUpdates and hand every update to ``handle``.
+
+    Telegram being unreachable at start is waited out (with a capped backoff), never fatal."""
+    delay = 1.0
+    while True:
+        try:
+            await sender.initialize()
+            await sender._call(sender.bot.delete_webhook())
+            break
+        except SendError as exc:
+            if not exc.retryable:
+                raise
+            log.warning("Telegram not reachable (%s): trying again in %.0f s", exc.reason, delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 60.0)
     offset = 0
     rounds = 0
     while max_rounds is None or rounds < max_rounds:
@@ -116,6 +143,7 @@ async def poll_updates(
         try:
             updates = await sender.bot.get_updates(offset=offset, timeout=30, allowed_updates=ALLOWED_UPDATES)
         except (TimedOut, NetworkError):
+            await asyncio.sleep(1.0)
             continue
         for update in updates:
             offset = update.update_id + 1

@@ -7,6 +7,7 @@ import time
 from typing import Any
 
 import httpx
+from redis.exceptions import RedisError
 
 from bot.base import ChannelSender, SendError, SendReceipt
 from bot.messages import OutboundMessage
@@ -50,7 +51,15 @@ class ZaloOAClient(ChannelSender):
         return (await self.refresh(stale=tokens.access_token if tokens else None)).access_token
 
     async def refresh(self, stale: str | None) -> ZaloTokens:
-        """Refresh once for everyone: after taking the lock, use what another process stored if it is newer."""
+        """Refresh once for everyone: after taking the lock, use what another process stored if it is newer.
+
+        The lock lives in Redis: Redis being unreachable (or the lock held too long) is a retryable send error."""
+        try:
+            return await self._refresh(stale)
+        except (RedisError, OSError, TimeoutError) as exc:
+            raise SendError(f"token refresh lock unavailable: {exc}", reason="network", retryable=True) from exc
+
+    async def _refresh(self, stale: str | None) -> ZaloTokens:
         async with self.lock.hold():
             current = await self.tokens.load()
             if current is None:

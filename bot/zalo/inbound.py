@@ -3,11 +3,21 @@
 from __future__ import annotations
 
 import hashlib
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, cast
 
 from bot.base import InboundResult
-from bot.messages import Attachment, AttachmentKind, GeoPoint, InboundKind, InboundMessage
+from bot.messages import (
+    Attachment,
+    AttachmentKind,
+    GeoPoint,
+    InboundKind,
+    InboundMessage,
+    geo_point,
+    platform_id,
+    sent_time,
+    text_field,
+)
 
 IGNORED = {
     "user_received_message",
@@ -32,40 +42,43 @@ MEDIA: dict[str, tuple[InboundKind, AttachmentKind]] = {
 
 
 def _when(data: dict[str, Any]) -> datetime:
-    try:
-        return datetime.fromtimestamp(int(str(data.get("timestamp"))) / 1000, UTC)
-    except (TypeError, ValueError, OverflowError):
-        return datetime.now(UTC)
+    """Milliseconds, as a number or a string; anything unreadable or out of range is now."""
+    return sent_time(data.get("timestamp"), milliseconds=True)
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
 
 
 def _coordinates(message: dict[str, Any]) -> GeoPoint | None:
     """Three shapes seen in the wild: attachments[].payload.coordinates{latitude,longitude} (strings),
     coordinates{lat,long}, and message.location{latitude,longitude}."""
     shapes: list[dict[str, Any]] = []
-    for att in message.get("attachments") or []:
-        payload = att.get("payload") or {}
-        shapes.append(payload.get("coordinates") or payload)
-    shapes.append(message.get("location") or {})
+    for att in _list(message.get("attachments")):
+        payload = _dict(_dict(att).get("payload"))
+        shapes.append(_dict(payload.get("coordinates")) or payload)
+    shapes.append(_dict(message.get("location")))
     for c in shapes:
         lat = c.get("latitude", c.get("lat"))
         lon = c.get("longitude", c.get("long", c.get("lng")))
-        try:
-            if lat is not None and lon is not None:
-                return GeoPoint(float(lat), float(lon))
-        except (TypeError, ValueError):
-            return None
+        if lat is not None and lon is not None:
+            return geo_point(lat, lon)
     return None
 
 
 def parse_event(data: dict[str, Any]) -> InboundResult:
-    event = str(data.get("event_name", ""))
+    event = text_field(data.get("event_name"))[:64]
     if not event:
         return InboundResult(None, "ignored:malformed")
     if event in IGNORED:
         return InboundResult(None, f"ignored:{event}")
     when = _when(data)
     if event in ("follow", "unfollow"):
-        user = str((data.get("follower") or {}).get("id") or (data.get("sender") or {}).get("id") or "")
+        user = platform_id(_dict(data.get("follower")).get("id")) or platform_id(_dict(data.get("sender")).get("id"))
         if not user:
             return InboundResult(None, "ignored:malformed")
         digest = hashlib.sha256(f"{event}:{user}:{data.get('timestamp')}".encode()).hexdigest()[:24]
@@ -81,10 +94,12 @@ def parse_event(data: dict[str, Any]) -> InboundResult:
         return InboundResult(msg)
     if not event.startswith("user_send_"):
         return InboundResult(None, f"ignored:{event}")
-    sender = str((data.get("sender") or {}).get("id") or "")
-    message = data.get("message") or {}
-    msg_id = str(message.get("msg_id") or "")
-    if not sender or not msg_id or not isinstance(message, dict):
+    sender = platform_id(_dict(data.get("sender")).get("id"))
+    message = data.get("message")
+    if not isinstance(message, dict):
+        return InboundResult(None, "ignored:malformed")
+    msg_id = platform_id(message.get("msg_id"))
+    if not sender or not msg_id:
         return InboundResult(None, "ignored:malformed")
     base: dict[str, Any] = {
         "channel": "zalo",
@@ -94,7 +109,7 @@ def parse_event(data: dict[str, Any]) -> InboundResult:
         "event": event,
         "sent_at": when,
     }
-    text = str(message.get("text") or "")
+    text = text_field(message.get("text"))
     if event == "user_send_text":
         return InboundResult(InboundMessage(kind="text", text=text, **base))
     if event == "user_send_location":
@@ -104,14 +119,15 @@ def parse_event(data: dict[str, Any]) -> InboundResult:
         return InboundResult(InboundMessage(kind="location", location=point, text=text, **base))
     if event in MEDIA:
         kind, att_kind = MEDIA[event]
+        payloads = [_dict(_dict(a).get("payload")) for a in _list(message.get("attachments"))]
         atts = tuple(
             Attachment(
                 att_kind,
-                url=(a.get("payload") or {}).get("url"),
-                name=(a.get("payload") or {}).get("name"),
-                size=_int((a.get("payload") or {}).get("size")),
+                url=text_field(p.get("url"))[:2000] or None,
+                name=text_field(p.get("name"))[:255] or None,
+                size=_int(p.get("size")),
             )
-            for a in message.get("attachments") or []
+            for p in payloads
         )
         if event == "user_send_link":
             text = " ".join(x for x in [text, *(a.url or "" for a in atts)] if x)
@@ -121,7 +137,9 @@ def parse_event(data: dict[str, Any]) -> InboundResult:
 
 
 def _int(value: Any) -> int | None:
-    try:
+    """A size as an integer (number or decimal string); ``None`` for anything else."""
+    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) < 16:
         return int(value)
-    except (TypeError, ValueError):
-        return None
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2**53:
+        return value
+    return None

@@ -8,11 +8,11 @@ An update is ``{"event_name": "message.text.received", "message": {...}}``, deli
 from __future__ import annotations
 
 import hmac
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from bot.base import InboundResult
-from bot.messages import Attachment, InboundMessage
+from bot.messages import Attachment, InboundMessage, platform_id, sent_time, text_field
 
 
 def verify_secret(header: str | None, secret: str) -> bool:
@@ -23,27 +23,27 @@ def verify_secret(header: str | None, secret: str) -> bool:
 
 
 def _when(message: dict[str, Any]) -> datetime:
-    try:
-        value = float(message.get("date"))  # type: ignore[arg-type]
-        return datetime.fromtimestamp(value / 1000 if value > 1e11 else value, UTC)
-    except (TypeError, ValueError, OverflowError):
-        return datetime.now(UTC)
+    """Milliseconds (or seconds when small enough); anything unreadable or out of range is now."""
+    return sent_time(message.get("date"))
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
 
 
 def parse_update(data: dict[str, Any]) -> InboundResult:
     update: dict[str, Any] = data["result"] if isinstance(data.get("result"), dict) else data
-    event = str(update.get("event_name") or "")
+    event = text_field(update.get("event_name"))[:64]
     message = update.get("message")
     if not event or not isinstance(message, dict):
         return InboundResult(None, "ignored:malformed")
-    sender = message.get("from") or {}
-    chat = message.get("chat") or {}
-    msg_id, user_id, chat_id = (str(x or "") for x in (message.get("message_id"), sender.get("id"), chat.get("id")))
+    sender, chat = _dict(message.get("from")), _dict(message.get("chat"))
+    msg_id, user_id, chat_id = (platform_id(x) for x in (message.get("message_id"), sender.get("id"), chat.get("id")))
     if not msg_id or not user_id or not chat_id:
         return InboundResult(None, "ignored:malformed")
     if sender.get("is_bot"):
         return InboundResult(None, "ignored:from_bot")
-    if str(chat.get("chat_type", "PRIVATE")).upper() != "PRIVATE":
+    if text_field(chat.get("chat_type", "PRIVATE")).upper() != "PRIVATE":
         return InboundResult(None, "ignored:group_chat")
     base: dict[str, Any] = {
         "channel": "zalobot",
@@ -52,18 +52,18 @@ def parse_update(data: dict[str, Any]) -> InboundResult:
         "chat_id": chat_id,
         "event": event,
         "sent_at": _when(message),
-        "display_name": sender.get("display_name") or sender.get("name"),
+        "display_name": (text_field(sender.get("display_name")) or text_field(sender.get("name")))[:128] or None,
     }
     if event == "message.text.received":
-        text = str(message.get("text") or "")
+        text = text_field(message.get("text"))
         if not text.strip():
             return InboundResult(None, "ignored:empty")
         return InboundResult(InboundMessage(kind="text", text=text, **base))
     if event == "message.image.received":
-        url = message.get("photo_url") or message.get("photo")
-        att = Attachment("image", url=str(url) if url else None)
+        url = text_field(message.get("photo_url")) or text_field(message.get("photo"))
+        att = Attachment("image", url=url[:2000] or None)
         return InboundResult(
-            InboundMessage(kind="image", text=str(message.get("caption") or ""), attachments=(att,), **base)
+            InboundMessage(kind="image", text=text_field(message.get("caption")), attachments=(att,), **base)
         )
     if event in ("message.sticker.received", "message.unsupported.received"):
         return InboundResult(InboundMessage(kind="unsupported", **base), "unsupported")

@@ -73,6 +73,9 @@ def test_official_works_a_ticket_in_the_browser(browser: Any, tmp_path: Path) ->
 
     with live_server(create_app(settings, container)) as url:
         page = browser.new_page()
+        problems: list[str] = []  # scripts or styles blocked by the Content-Security-Policy, script errors
+        page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: problems.append(str(e)))
         page.goto(f"{url}/console")
         assert page.url.endswith("/console/login")
         page.fill("input[name=username]", "canbo.hk")
@@ -90,11 +93,26 @@ def test_official_works_a_ticket_in_the_browser(browser: Any, tmp_path: Path) ->
         page.fill("textarea[name=text] >> nth=0", "Chúng tôi đã báo Công ty Chiếu sáng đô thị.")
         page.click("text=Gửi trả lời")
         assert "Đã gửi trả lời" in page.inner_text("[role=status]")
+        assert page.evaluate("getComputedStyle(document.querySelector('header')).backgroundColor") == "rgb(183, 28, 28)"
         page.select_option("select[name=status]", "dang_xu_ly")
         page.click("text=Cập nhật")
         assert "Đang xử lý" in page.inner_text("#status")
         page.screenshot(path=str(tmp_path / "console.png"), full_page=True)
+        # the status filter submits itself (the console's script file runs under the CSP)
+        page.goto(f"{url}/console")
+        assert not page.is_visible("button.apply")
+        page.select_option("select[name=status]", "dang_xu_ly")
+        page.wait_for_url(f"{url}/console?status=dang_xu_ly")
+        # logging out ends the session on the server: the old cookie no longer opens the console
+        cookies = page.context.cookies()
+        page.click("text=Đăng xuất")
+        page.wait_for_url(f"{url}/console/login?msg=logged_out")
+        assert "Bạn đã đăng xuất" in page.inner_text("[role=status]")
+        page.context.add_cookies(cookies)
+        page.goto(f"{url}/console")
+        assert page.url.endswith("/console/login")
         page.close()
+        assert problems == []
 
     with container.scope() as s:
         assert s.scalars(select(Ticket)).one().status == "dang_xu_ly"

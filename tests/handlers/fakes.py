@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import itertools
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -99,6 +100,8 @@ class FakeTickets(TicketService):
         self.consent: dict[int, str | None] = {}
         self.filed: list[TicketDraft] = []
         self.handoff: dict[int, str] = {}
+        self.by_draft: dict[str, str] = {}  # draft id -> code: filing is idempotent on the draft
+        self.wait_seconds: float | None = None  # set to refuse new tickets as over the hourly limit
         self._n = itertools.count(1)
         self.gazetteer = load_gazetteer()
 
@@ -116,7 +119,13 @@ class FakeTickets(TicketService):
         )
 
     def file(self, citizen: CitizenRef, draft: TicketDraft) -> TicketSummary:
+        if draft.draft_id in self.by_draft:
+            return dataclasses.replace(self._summary(self.by_draft[draft.draft_id]), repeated=True)
+        if self.wait_seconds is not None:
+            raise TicketError("rate_limited", retry_after=self.wait_seconds)
         code = f"PA-TEST-{next(self._n):04d}"
+        if draft.draft_id:
+            self.by_draft[draft.draft_id] = code
         unit_code = draft.commune_code or draft.province_code
         known = self.gazetteer.get(unit_code) if unit_code else None
         unit = known.name if known else "Ủy ban Trung ương MTTQ Việt Nam"

@@ -136,3 +136,59 @@ def test_unknown_version_is_a_clear_error(env: Path) -> None:
         ModelStore(env / "models").resolve("20990101-000000-abcdef")
     code, out = run("activate", "no-such-version")
     assert code == 2 and "error" in out
+
+
+def _trained_and_active(env: Path) -> tuple[ModelStore, str]:
+    version = run("train", "--data", "train.yml")[1].strip().splitlines()[-1]
+    assert run("activate", version)[0] == 0
+    return ModelStore(env / "models"), version
+
+
+def _still_serving(store: ModelStore, version: str) -> None:
+    from nlu.engine import NLUEngine
+
+    assert store.active_version() == version
+    assert (store.root / "ACTIVE").read_text(encoding="utf-8").strip() == version
+    assert NLUEngine.load(store.active_path()).parse("one big pizza please")["model"] == version
+
+
+@pytest.mark.parametrize("where", ["traversal", "absolute", "sibling"])
+def test_activate_refuses_a_model_outside_the_store(env: Path, where: str) -> None:
+    store, version = _trained_and_active(env)
+    outside = env / "elsewhere" / "x"
+    code, out = run("train", "--data", "train.yml", "--out", str(outside))
+    assert code == 0 and (outside / "model.joblib").exists(), out
+    ref = {
+        "traversal": "models/../elsewhere/x",
+        "absolute": str(outside),
+        "sibling": "../" + env.name + "/elsewhere/x",
+    }[where]
+    code, out = run("activate", ref)
+    assert code == 2 and "model store" in " ".join(out.split()), out
+    _still_serving(store, version)
+
+
+@pytest.mark.parametrize("ref", ["../../tmp/x", "/etc", "..", ".", "no-such-version", "20990101-000000-abcdef", ""])
+def test_activate_refuses_bad_references_and_keeps_the_active_model(env: Path, ref: str) -> None:
+    store, version = _trained_and_active(env)
+    code, out = run("activate", ref)
+    assert code == 2 and "error" in out, out
+    _still_serving(store, version)
+
+
+def test_activate_accepts_a_version_directory_inside_the_store(env: Path) -> None:
+    store, first = _trained_and_active(env)
+    (env / "more.yml").write_text(DATA.replace("hello there", "hello again"), encoding="utf-8")
+    second = run("train", "--data", "more.yml")[1].strip().splitlines()[-1]
+    assert run("activate", str(env / "models" / second))[0] == 0 and store.active_version() == second
+    assert run("activate", f"models/{first}")[0] == 0 and store.active_version() == first
+
+
+def test_activate_refuses_a_symlink_leading_out_of_the_store(env: Path) -> None:
+    store, version = _trained_and_active(env)
+    outside = env / "elsewhere" / "y"
+    assert run("train", "--data", "train.yml", "--out", str(outside))[0] == 0
+    (store.root / "20990101-000000-linked").symlink_to(outside)
+    code, out = run("activate", "20990101-000000-linked")
+    assert code == 2 and "model store" in " ".join(out.split()), out
+    _still_serving(store, version)

@@ -1,47 +1,117 @@
 """Open311 GeoReport v2 for integrators, with gopy's richer statuses in an extension field.
 
-Reads are public but never show personal data (no description, names or phone numbers) unless a valid API key is
-given; writes need an API key (``gopy admin create-api-key``).
+What is published:
+
+- Without an API key: every ticket except anonymous ones and those of the sensitive categories
+  (``public.sensitive_categories`` in ``data/routing.yml``; complaints about officials by default), which do not
+  exist for a keyless reader (404). Of those: category, status, the handling committee, the commune and province
+  (never finer: no coordinates), dates. No description, no officials' names, no internal notes: ``status_notes``
+  is the status text the citizen also sees.
+- With an API key: only tickets handled by a committee in the key's unit subtree (central: all; a province: the
+  province and its communes; a commune: itself), with the description and exact coordinates (none for anonymous
+  tickets). Never the citizen's name or phone number, nor officials' names.
+- Writes need a key (``gopy admin create-api-key --name ... --unit CODE``).
+
+The key goes in the ``X-Api-Key`` header (preferred: query strings end up in access logs) or, as GeoReport
+specifies, in the ``api_key`` parameter.
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 import unicodedata
 from datetime import datetime
+from functools import lru_cache
+from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query, Request
-from sqlalchemy import select
+from fastapi import APIRouter, Header, HTTPException, Query, Request
+from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.orm import Session
 
 from backend.api.deps import ContainerDep, SessionDep
+from backend.api.schemas import open311_field_error
+from backend.container import Container
 from backend.db.models import ApiKey, OrgUnit, Ticket
 from backend.domain import statuses as st
 from backend.domain.codes import canonical_ticket_code
+from backend.domain.routing import PublicPolicy, load_public_policy
 from backend.domain.taxonomy import CATEGORIES
 from backend.services.intake import get_or_create_citizen
+from backend.services.tickets import unit_subtree
 from bot.messages import GeoPoint, InboundMessage
 from handlers.ports import TicketDraft
 
 router = APIRouter(prefix="/open311/v2", tags=["open311"])
 
 MAX_DESCRIPTION = 4000
+CLOSED = (st.DA_DONG, st.TU_CHOI, st.DA_TRA_LOI)
+KEY_HEADER = "X-Api-Key"
+NOT_FOUND = [{"code": 404, "description": "service_request_id not found"}]
+_PHONE = re.compile(r"(?<!\d)(?:\+?84|0)(?:[\s.-]?\d){8,10}(?!\d)")
+
+READS = (
+    "Without an API key: no anonymous tickets and none of the sensitive categories (`public.sensitive_categories` "
+    "in routing.yml), no description, no coordinates (only the commune and province), no officials' names or "
+    "notes; `status_notes` is the status the citizen also sees. With a key: only tickets handled in the key's unit "
+    "subtree, with description (phone numbers masked) and coordinates (none for anonymous tickets); never the "
+    "citizen's name or phone. Send the key in the `X-Api-Key` header (preferred) or the `api_key` parameter."
+)
+
+HeaderKey = Annotated[
+    str | None,
+    Header(
+        alias=KEY_HEADER,
+        description="API key (preferred over the `api_key` parameter, which ends up in access logs). "
+        "Keys are scoped to a unit's subtree; without one, reads are public and coarse.",
+    ),
+]
+QueryKey = Annotated[
+    str | None,
+    Query(description="API key as GeoReport v2 specifies it; prefer the X-Api-Key header"),
+]
+
+
+def _api_key(session: Session, key: str | None) -> ApiKey | None:
+    if not key:
+        return None
+    digest = hashlib.sha256(key.encode()).hexdigest()
+    return session.scalars(select(ApiKey).where(ApiKey.key_hash == digest, ApiKey.active.is_(True))).first()
 
 
 def _key_ok(session: Session, key: str | None) -> bool:
-    if not key:
-        return False
-    digest = hashlib.sha256(key.encode()).hexdigest()
-    row = session.scalars(select(ApiKey).where(ApiKey.key_hash == digest, ApiKey.active.is_(True))).first()
-    return row is not None
+    return _api_key(session, key) is not None
 
 
-def new_api_key(session: Session, name: str) -> str:
+def new_api_key(session: Session, name: str, unit_code: str = "TW") -> str:
+    """A new key reading ``unit_code``'s subtree; only its SHA-256 is stored, the key is returned once."""
     key = "gopy_" + secrets.token_urlsafe(32)
-    session.add(ApiKey(name=name, key_hash=hashlib.sha256(key.encode()).hexdigest()))
+    session.add(ApiKey(name=name, key_hash=hashlib.sha256(key.encode()).hexdigest(), unit_code=unit_code))
     return key
+
+
+@lru_cache(maxsize=8)
+def _policy_at(path: Path, _mtime_ns: int) -> PublicPolicy:
+    return load_public_policy(path)
+
+
+def public_policy(container: Container) -> PublicPolicy:
+    """The ``public`` section of routing.yml, re-read when the file changes."""
+    path = container.settings.data_dir / "routing.yml"
+    return _policy_at(path, path.stat().st_mtime_ns)
+
+
+def _readable(key: ApiKey | None, policy: PublicPolicy) -> ColumnElement[bool]:
+    """The tickets a reader may see at all: a key its subtree; the public no anonymous or sensitive ticket."""
+    if key is not None:
+        return Ticket.unit_code.in_(unit_subtree(key.unit_code))
+    public: ColumnElement[bool] = Ticket.anonymous.is_(False)
+    if policy.sensitive_categories:
+        sensitive = sorted(policy.sensitive_categories)
+        public = public & or_(Ticket.category.is_(None), Ticket.category.not_in(sensitive))
+    return public
 
 
 @router.get("/services.json")
@@ -60,18 +130,18 @@ def services() -> list[dict[str, Any]]:
     ]
 
 
-def _request(session: Session, t: Ticket, private: bool) -> dict[str, Any]:
+def _request(session: Session, container: Container, t: Ticket, keyed: bool) -> dict[str, Any]:
     commune = session.get(OrgUnit, t.commune_code) if t.commune_code else None
     province = session.get(OrgUnit, t.province_code) if t.province_code else None
     address = ", ".join(u.name for u in (commune, province) if u is not None) or None
-    notes = t.routing_reason if t.status in (st.MOI, st.DA_TIEP_NHAN) else None
-    out: dict[str, Any] = {
+    exact = keyed and not t.anonymous
+    return {
         "service_request_id": t.code,
-        "status": "closed" if t.status in (st.DA_DONG, st.TU_CHOI, st.DA_TRA_LOI) else "open",
-        "status_notes": notes,
+        "status": "closed" if t.status in CLOSED else "open",
+        "status_notes": container.texts.status_name(t.status),  # never officials' notes or names
         "service_name": CATEGORIES.get(t.category or "khac", CATEGORIES["khac"])[0],
         "service_code": t.category or "khac",
-        "description": t.text if private else None,
+        "description": _PHONE.sub("[…]", t.text) if keyed else None,
         "agency_responsible": t.unit.name,
         "service_notice": None,
         "requested_datetime": t.created_at.isoformat(),
@@ -80,27 +150,28 @@ def _request(session: Session, t: Ticket, private: bool) -> dict[str, Any]:
         "address": address,
         "address_id": t.commune_code or t.province_code,
         "zipcode": None,
-        "lat": t.latitude,
-        "long": t.longitude,
+        "lat": t.latitude if exact else None,
+        "long": t.longitude if exact else None,
         "media_url": None,
         "extensions": {"gopy_status": t.status, "unit_code": t.unit_code, "urgent": t.urgent},
     }
-    return out
 
 
-@router.get("/requests.json")
+@router.get("/requests.json", description="Service requests, newest first. " + READS)
 def list_requests(
     session: SessionDep,
-    service_request_id: str | None = None,
-    service_code: str | None = None,
+    container: ContainerDep,
+    service_request_id: Annotated[str | None, Query(max_length=2000)] = None,
+    service_code: Annotated[str | None, Query(max_length=2000)] = None,
     start_date: datetime | None = None,
     end_date: datetime | None = None,
     status: Annotated[str | None, Query(pattern="^(open|closed)(,(open|closed))?$")] = None,
-    api_key: str | None = None,
+    api_key: QueryKey = None,
+    x_api_key: HeaderKey = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
 ) -> list[dict[str, Any]]:
-    private = _key_ok(session, api_key)
-    query = select(Ticket).order_by(Ticket.created_at.desc())
+    key = _api_key(session, x_api_key or api_key)
+    query = select(Ticket).where(_readable(key, public_policy(container))).order_by(Ticket.created_at.desc())
     if service_request_id:
         codes = [c for c in (canonical_ticket_code(x) for x in service_request_id.split(",")) if c]
         query = query.where(Ticket.code.in_(codes))
@@ -111,23 +182,40 @@ def list_requests(
     if end_date:
         query = query.where(Ticket.created_at <= end_date)
     if status and "," not in status:
-        closed = [st.DA_DONG, st.TU_CHOI, st.DA_TRA_LOI]
-        query = query.where(Ticket.status.in_(closed) if status == "closed" else Ticket.status.not_in(closed))
-    return [_request(session, t, private) for t in session.scalars(query.limit(limit)).unique()]
+        query = query.where(Ticket.status.in_(CLOSED) if status == "closed" else Ticket.status.not_in(CLOSED))
+    rows = session.scalars(query.limit(limit)).unique()
+    return [_request(session, container, t, key is not None) for t in rows]
 
 
-@router.get("/requests/{request_id}.json")
-def get_request(request_id: str, session: SessionDep, api_key: str | None = None) -> list[dict[str, Any]]:
+@router.get(
+    "/requests/{request_id}.json",
+    description="One service request; 404 for unknown ones and for those this reader may not see. " + READS,
+)
+def get_request(
+    request_id: str,
+    session: SessionDep,
+    container: ContainerDep,
+    api_key: QueryKey = None,
+    x_api_key: HeaderKey = None,
+) -> list[dict[str, Any]]:
+    key = _api_key(session, x_api_key or api_key)
     code = canonical_ticket_code(request_id)
-    ticket = session.scalars(select(Ticket).where(Ticket.code == code)).first() if code else None
+    ticket = None
+    if code:
+        readable = _readable(key, public_policy(container))
+        ticket = session.scalars(select(Ticket).where(Ticket.code == code, readable)).first()
     if ticket is None:
-        raise HTTPException(404, [{"code": 404, "description": "service_request_id not found"}])
-    return [_request(session, ticket, _key_ok(session, api_key))]
+        raise HTTPException(404, NOT_FOUND)
+    return [_request(session, container, ticket, key is not None)]
 
 
 @router.post("/requests.json", status_code=201)
-async def create_request(request: Request, container: ContainerDep) -> list[dict[str, Any]]:
-    """GeoReport v2 form fields (application/x-www-form-urlencoded); JSON with the same fields is accepted too."""
+async def create_request(
+    request: Request, container: ContainerDep, x_api_key: HeaderKey = None
+) -> list[dict[str, Any]]:
+    """GeoReport v2 form fields (application/x-www-form-urlencoded); JSON with the same fields is accepted too.
+
+    The key goes in the X-Api-Key header or in the `api_key` field."""
     if request.headers.get("content-type", "").startswith("application/json"):
         try:
             raw = await request.json()
@@ -138,7 +226,13 @@ async def create_request(request: Request, container: ContainerDep) -> list[dict
         form: dict[str, Any] = raw
     else:
         form = dict((await request.form()).items())
-    return await _create(container, {k: str(v) for k, v in form.items() if v is not None})
+    fields = {k: str(v) for k, v in form.items() if v is not None}
+    problem = open311_field_error(fields)
+    if problem:
+        raise _error(400, problem)
+    if x_api_key:
+        fields["api_key"] = x_api_key
+    return await _create(container, fields)
 
 
 def _error(code: int, description: str) -> HTTPException:

@@ -42,7 +42,7 @@ def list_tickets(
     container: ContainerDep,
     official: CurrentOfficial,
     status: Annotated[str | None, Query(description="Filter by status code")] = None,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> TicketsPublic:
     """The tickets of the official's unit (supervisors: and the units below), newest first."""
@@ -60,7 +60,7 @@ def get_ticket(
 ) -> TicketDetailPublic:
     ticket = _visible(container, session, official, code)
     audit(session, official, "view", "ticket", ticket.code)
-    detail = ticket_detail(session, ticket)
+    detail = ticket_detail(session, ticket, official)
     session.commit()
     return detail
 
@@ -74,7 +74,7 @@ def reply(
     for target in container.ops.reply_all(session, official, ticket, body.text, body.cluster):
         audit(session, official, "reply", "ticket", target.code, cluster=body.cluster)
     session.commit()
-    return ticket_detail(session, ticket)
+    return ticket_detail(session, ticket, official)
 
 
 @router.post("/{code}/status", response_model=TicketDetailPublic)
@@ -88,7 +88,7 @@ def change_status(
         raise HTTPException(409 if body.status in ALL_STATUSES else 422, str(exc)) from None
     audit(session, official, "status", "ticket", ticket.code, new=body.status)
     session.commit()
-    return ticket_detail(session, ticket)
+    return ticket_detail(session, ticket, official)
 
 
 @router.post("/{code}/reassign", response_model=TicketDetailPublic)
@@ -103,7 +103,7 @@ def reassign(
         raise HTTPException(422, str(exc)) from None
     audit(session, official, "reassign", "ticket", ticket.code, unit=body.unit)
     session.commit()
-    return ticket_detail(session, ticket)
+    return ticket_detail(session, ticket, official)
 
 
 @router.post("/{code}/notes", response_model=TicketDetailPublic, status_code=201)
@@ -115,7 +115,7 @@ def add_note(
     container.ops.add_note(session, official, ticket, body.text)
     audit(session, official, "note", "ticket", ticket.code)
     session.commit()
-    return ticket_detail(session, ticket)
+    return ticket_detail(session, ticket, official)
 
 
 @router.post("/{code}/category", response_model=TicketDetailPublic)
@@ -130,4 +130,4 @@ def correct_category(
         raise HTTPException(422, str(exc)) from None
     audit(session, official, "correct", "ticket", ticket.code, category=body.category)
     session.commit()
-    return ticket_detail(session, ticket)
+    return ticket_detail(session, ticket, official)

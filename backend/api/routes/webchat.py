@@ -5,15 +5,23 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, Header, HTTPException, Query, Request
+from fastapi.exceptions import RequestValidationError
 from sqlalchemy import select
 
 from backend.api.deps import ContainerDep, SessionDep
 from backend.api.schemas import SESSION_PATTERN, ButtonPublic, ChatMessageIn, ChatRepliesPublic, ChatReply
+from backend.container import Container
 from backend.db.models import Citizen, Message
+from backend.services.throttle import Limit
 from bot.messages import InboundMessage
 
 router = APIRouter(prefix="/api/webchat", tags=["webchat"])
+MAX_CURSOR = 2**31 - 1  # message ids are 32-bit integers in PostgreSQL
+TOO_MANY = (
+    "Too many messages, please wait a moment / "
+    "Bạn gửi tin nhắn hơi nhanh, xin vui lòng chờ một chút rồi gửi tiếp. Xin cảm ơn!"
+)
 
 
 def _reply(row: Message) -> ChatReply:
@@ -21,11 +29,30 @@ def _reply(row: Message) -> ChatReply:
     return ChatReply(id=row.id, text=row.text, buttons=buttons, author=row.author, created_at=row.created_at)
 
 
-@router.post("/messages", response_model=ChatRepliesPublic)
-def post_message(body: ChatMessageIn, container: ContainerDep) -> ChatRepliesPublic:
-    """Send a citizen's message; the bot's replies come back in the response."""
-    if not body.text and not body.payload:
-        raise HTTPException(422, "text must not be empty / nội dung không được để trống")
+def _throttle(container: Container, request: Request, session_id: str) -> None:
+    """Per chat session and per client address, shared by every process; refused messages are not stored."""
+    settings = container.settings
+    address = request.client.host if request.client else "unknown"
+    for name, subject, count in (
+        ("webchat-session", session_id, settings.webchat_rate_per_session),
+        ("webchat-address", address, settings.webchat_rate_per_address),
+    ):
+        wait = container.throttle.hit(name, subject, Limit(count, 60))
+        if wait is not None:
+            raise HTTPException(429, TOO_MANY, headers={"Retry-After": str(int(wait))})
+
+
+@router.post(
+    "/messages",
+    response_model=ChatRepliesPublic,
+    responses={429: {"description": "Too many messages: wait for Retry-After seconds"}},
+)
+def post_message(body: ChatMessageIn, request: Request, container: ContainerDep) -> ChatRepliesPublic:
+    """Send a citizen's message; the bot's replies come back in the response.
+
+    A retry with the same ``client_id`` is not processed again: it returns the replies to the first copy.
+    """
+    _throttle(container, request, body.session)
     msg = InboundMessage(
         channel="webchat",
         platform_message_id=f"{body.session}:{body.client_id or uuid.uuid4().hex}",
@@ -37,11 +64,13 @@ def post_message(body: ChatMessageIn, container: ContainerDep) -> ChatRepliesPub
         event="webchat.message",
     )
     stored = container.intake.store(msg)
-    written = [] if stored.duplicate else container.intake.process(stored.message_id, deliver_inline=True)
+    if not stored.duplicate:
+        written = container.intake.process(stored.message_id, deliver_inline=True)
+        replies = [_reply(r) for r in written]
     with container.scope() as session:
         if stored.duplicate:
-            rows = [
-                r
+            replies = [
+                _reply(r)
                 for r in session.scalars(
                     select(Message)
                     .where(
@@ -53,24 +82,38 @@ def post_message(body: ChatMessageIn, container: ContainerDep) -> ChatRepliesPub
                 )
                 if (r.data or {}).get("in_reply_to") == stored.message_id
             ]
-        else:
-            rows = written
         cursor = session.scalar(
             select(Message.id)
             .where(Message.citizen_id == stored.citizen_id, Message.direction == "out")
             .order_by(Message.id.desc())
             .limit(1)
         )
-    return ChatRepliesPublic(replies=[_reply(r) for r in rows], cursor=cursor or 0)
+    return ChatRepliesPublic(replies=replies, cursor=cursor or 0)
 
 
 @router.get("/messages", response_model=ChatRepliesPublic)
 def get_messages(
     session: SessionDep,
-    session_id: Annotated[str, Query(alias="session", pattern=SESSION_PATTERN)],
-    after: Annotated[int, Query(ge=0)] = 0,
+    header_session: Annotated[
+        str | None,
+        Header(alias="X-Chat-Session", pattern=SESSION_PATTERN, description="The web chat session id"),
+    ] = None,
+    query_session: Annotated[
+        str | None,
+        Query(
+            alias="session",
+            pattern=SESSION_PATTERN,
+            deprecated=True,
+            description="Deprecated (ends up in access logs): send the X-Chat-Session header instead",
+        ),
+    ] = None,
+    after: Annotated[int, Query(ge=0, le=MAX_CURSOR)] = 0,
 ) -> ChatRepliesPublic:
     """Messages sent to this web chat session after the ``after`` cursor (official replies, status updates)."""
+    session_id = header_session or query_session
+    if session_id is None:
+        missing = "the X-Chat-Session header is required / thiếu mã phiên trò chuyện"
+        raise RequestValidationError([{"type": "missing", "loc": ("header", "X-Chat-Session"), "msg": missing}])
     citizen = session.scalars(
         select(Citizen).where(Citizen.channel == "webchat", Citizen.platform_user_id == session_id)
     ).first()

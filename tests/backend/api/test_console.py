@@ -70,7 +70,7 @@ def test_reply_and_status_through_the_console(api: Api) -> None:
     r = api.client.post(f"/console/tickets/{code}/status", data={"status": "dang_xu_ly", "csrf": csrf})
     assert "Đã cập nhật trạng thái" in r.text
     r = api.client.post(f"/console/tickets/{code}/status", data={"status": "moi", "csrf": csrf})
-    assert "cannot change status" in r.text
+    assert "Không thể chuyển phản ánh sang trạng thái này" in r.text
     with api.container.scope() as s:
         assert s.scalars(select(Ticket)).one().status == "dang_xu_ly"
         assert len(list(s.scalars(select(OutboxItem)))) == 2

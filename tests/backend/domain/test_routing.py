@@ -5,7 +5,13 @@ from pathlib import Path
 import pytest
 
 from backend.config import PROJECT_ROOT
-from backend.domain.routing import RoutingConfigError, RoutingInput, directory_router, load_rules
+from backend.domain.routing import (
+    RoutingConfigError,
+    RoutingInput,
+    directory_router,
+    load_public_policy,
+    load_rules,
+)
 
 UNITS = {
     "TW": ("Ủy ban Trung ương MTTQ Việt Nam", None),
@@ -81,3 +87,43 @@ def test_malformed_rules_are_refused_with_the_line(tmp_path: Path, content: str,
     with pytest.raises(RoutingConfigError, match=message) as exc:
         load_rules(path)
     assert str(path) in str(exc.value)
+
+
+def test_public_policy_of_the_project_file() -> None:
+    policy = load_public_policy(PROJECT_ROOT / "data" / "routing.yml")
+    assert policy.sensitive_categories == frozenset({"can_bo_tham_nhung"})
+
+
+def test_public_policy_is_configurable_and_defaults_to_corruption_reports(tmp_path: Path) -> None:
+    rules = "rules:\n  - name: a\n    route: central\n    reason: r\n"
+    path = tmp_path / "routing.yml"
+    path.write_text(rules, encoding="utf-8")
+    assert load_public_policy(path).sensitive_categories == frozenset({"can_bo_tham_nhung"})  # safe default
+    path.write_text(rules + "public:\n  sensitive_categories: [dat_dai, can_bo_tham_nhung]\n", encoding="utf-8")
+    assert load_public_policy(path).sensitive_categories == frozenset({"dat_dai", "can_bo_tham_nhung"})
+    path.write_text(rules + "public: {sensitive_categories: []}\n", encoding="utf-8")
+    assert load_public_policy(path).sensitive_categories == frozenset()
+    path.write_text(rules + "public: {}\n", encoding="utf-8")
+    assert load_public_policy(path).sensitive_categories == frozenset({"can_bo_tham_nhung"})
+
+
+@pytest.mark.parametrize(
+    ("public", "message"),
+    [
+        (
+            "public:\n  sensitive_categories: [can_bo_tham_nhung, tham_o]\n",
+            "line 6: .*unknown categories \\['tham_o'\\]",
+        ),
+        ("public:\n  sensitive_categories: can_bo_tham_nhung\n", "line 6: .*must be a list"),
+        ("public:\n  sensitive: [can_bo_tham_nhung]\n", "line 6: .*unknown keys"),
+        ("public:\n  sensitive_categories:\n", "line 6: .*must be a list"),
+        ("public: [can_bo_tham_nhung]\n", "line 5: 'public' must be a mapping"),
+    ],
+)
+def test_malformed_public_section_is_refused_with_the_line(tmp_path: Path, public: str, message: str) -> None:
+    path = tmp_path / "routing.yml"
+    path.write_text("rules:\n  - name: a\n    route: central\n    reason: r\n" + public, encoding="utf-8")
+    for load in (load_rules, load_public_policy):  # the start-up check (load_rules) refuses it too
+        with pytest.raises(RoutingConfigError, match=message) as exc:
+            load(path)
+        assert str(path) in str(exc.value)

@@ -157,7 +157,9 @@ def test_reply_notifies_accepts_and_opens_handoff(world: World) -> None:
         (item,) = s.scalars(select(OutboxItem))
         assert item.text.startswith("notify_reply|")
         assert "Chúng tôi đã cử cán bộ" in item.text and ticket.code in item.text
-        assert (item.channel, item.chat_id, item.author) == ("webchat", "u1", "xa.hk")
+        assert (item.channel, item.chat_id, item.author) == ("webchat", "u1", "Phường Hoàn Kiếm")  # the unit speaks
+        assert "xa.hk" not in item.text  # the official's login name stays in the ticket's events
+        assert [e.actor_id for e in s.scalars(select(TicketEvent).where(TicketEvent.kind == "reply"))] == ["xa.hk"]
 
 
 def test_status_changes_are_recorded_and_pushed(world: World) -> None:
