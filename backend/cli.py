@@ -81,9 +81,14 @@ def worker() -> None:
     import asyncio
     import signal
 
+    from backend.datafiles import DataFileError
     from backend.workers.runner import run_workers
 
     container = _container()
+    try:
+        container.validate_data()
+    except DataFileError as exc:
+        raise _fail(str(exc), 1) from None
 
     async def main() -> None:
         stop = asyncio.Event()

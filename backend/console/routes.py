@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import unicodedata
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -15,6 +16,7 @@ from backend.api.deps import ClientAddress, ContainerDep, LoginGuardDep, Session
 from backend.config import Settings
 from backend.console.messages import banner, code_for_text, refusal_code
 from backend.db.models import Official
+from backend.domain.deadlines import VN_TZ
 from backend.domain.statuses import ALL_STATUSES, TRANSITIONS, TransitionError
 from backend.domain.taxonomy import CATEGORIES
 from backend.services.accounts import (
@@ -31,6 +33,14 @@ from backend.services.tickets import TicketNotFound
 COOKIE = "gopy_session"
 STATIC = Path(__file__).parent / "static"
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+
+
+def vn_time(value: datetime | None, fmt: str = "%d/%m/%Y %H:%M") -> str:
+    """A stored UTC time as officials read it: Vietnam time (Asia/Ho_Chi_Minh)."""
+    return value.astimezone(VN_TZ).strftime(fmt) if value is not None else "—"
+
+
+templates.env.filters["vn"] = vn_time
 router = APIRouter(prefix="/console", include_in_schema=False)
 
 

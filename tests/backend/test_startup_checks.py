@@ -126,3 +126,15 @@ def test_gopy_serve_starts_with_valid_files(env: list[Any]) -> None:
     result = CliRunner().invoke(cli, ["serve"])
     assert result.exit_code == 0, result.output
     assert len(env) == 1
+
+
+def test_gopy_worker_refuses_to_start_with_a_malformed_routing_file(env: list[Any], data_dir: Path) -> None:
+    """The scaled-out worker checks the same files before it starts, with a clear message and no traceback."""
+    routing = data_dir / "routing.yml"
+    line = _replace(routing, "rules:\n", "rules:\n  - name: [unclosed\n")
+    result = CliRunner().invoke(cli, ["worker"])
+    assert result.exit_code == 1
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    output = " ".join(result.output.split())
+    assert f"routing.yml line {line + 2}" in output, output
+    assert "Traceback" not in output

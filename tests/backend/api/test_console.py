@@ -81,3 +81,19 @@ def test_other_units_ticket_is_not_found_in_console(api: Api) -> None:
     code = _file(api)
     _login(api, "xa.sg")
     assert api.client.get(f"/console/tickets/{code}").status_code == 404
+
+
+def test_console_shows_times_in_vietnam_time(api: Api) -> None:
+    """Times are stored in UTC; officials read them in Vietnam time (UTC+7), in the list and on the ticket page."""
+    from datetime import UTC, datetime
+
+    add_official(api.container, "xa.hk", "00070")
+    code = _file(api)
+    created = datetime(2026, 3, 1, 20, 30, tzinfo=UTC)  # 03:30 on 2 March in Hà Nội
+    with api.container.scope() as s:
+        ticket = s.scalars(select(Ticket).where(Ticket.code == code)).one()
+        ticket.created_at = created
+        s.commit()
+    _login(api, "xa.hk")
+    listing = api.client.get("/console").text
+    assert "02/03/2026 03:30" in listing and "01/03/2026 20:30" not in listing
