@@ -17,7 +17,11 @@ from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from backend.api.routes import auth, health, nlu, open311, tickets, webchat, webhooks
+from backend.api.routes import exports as ticket_exports
+from backend.api.routes import reports as summary_api
 from backend.config import Settings, get_settings, warn_dev_secret
+from backend.console import report_files
+from backend.console import reports as console_reports
 from backend.console import routes as console
 from backend.container import Container
 from backend.security_headers import SecurityHeaders
@@ -200,9 +204,13 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     def root() -> dict[str, Any]:
         return {"name": "gopy", "chat": "/chat", "console": "/console", "docs": "/docs"}
 
+    for extra in (ticket_exports, report_files):  # before tickets: /api/tickets/export is not a ticket code
+        app.include_router(extra.router)
     for module in (health, webchat, nlu, auth, tickets, open311):
         app.include_router(module.router)
     app.include_router(console.router)
+    for mine in (summary_api, console_reports):  # summary reports, /console/reports, /cong-khai
+        app.include_router(mine.router)
     app.include_router(chat_page.router)
     app.include_router(webhooks.router)
     return app

@@ -61,6 +61,7 @@ def serve(
         officials = session.scalar(select(func.count()).select_from(Official)) or 0
     url = f"http://{host or settings.host}:{port or settings.port}"
     console.print(f"[bold]gopy[/bold] on {url} — web chat: {url}/chat — console: {url}/console — API: {url}/docs")
+    _warm_up_model(container)
     if officials == 0:
         console.print(
             "No official accounts yet. Create one to log in to the console, e.g.:\n"
@@ -73,6 +74,30 @@ def serve(
         log_level="info",
         log_config=access_log_config(),  # secrets in query strings (session, api_key, token) are redacted
     )
+
+
+def _warm_up_model(container: Container) -> None:
+    """Load the NLU model in the background; on a first start train the default one, while the chat answers a polite
+    "starting up" text (the server does not wait for it)."""
+    from nlu.store import ModelStore
+
+    settings = container.settings
+    if ModelStore(settings.model_dir).active_version() is None:
+        if not settings.bootstrap_model:
+            console.print(
+                f"No active NLU model in {settings.model_dir} and GOPY_BOOTSTRAP_MODEL is off: the chat cannot answer "
+                "until one is trained and activated (gopy nlu train, then gopy nlu activate VERSION).",
+                markup=False,
+                highlight=False,
+            )
+            return
+        console.print(
+            f"No active NLU model in {settings.model_dir}: training the default model in the background "
+            "(about a minute); until it is ready the chat asks citizens to write again shortly.",
+            markup=False,
+            highlight=False,
+        )
+    container.parser.warm_up_in_background()
 
 
 @app.command()
@@ -316,18 +341,26 @@ def create_api_key(
 
 @admin_app.command("export-corrections")
 def export_corrections_cmd(
-    out: Annotated[str, typer.Option(help="Rasa NLU YAML file to write")] = "data/nlu/corrections/corrections.yml",
+    out: Annotated[str, typer.Option(help="Rasa NLU YAML file the corrections are added to")] = (
+        "data/nlu/corrections/corrections.yml"
+    ),
     all_: Annotated[bool, typer.Option("--all", help="Include corrections exported before")] = False,
 ) -> None:
-    """Export officials' category corrections as Rasa NLU training data (then `gopy nlu train`)."""
+    """Add officials' category corrections to a Rasa NLU training file (then `gopy nlu train`).
+
+    Exports accumulate: examples already in the file stay, running it again adds nothing twice.
+    """
     from pathlib import Path
 
-    from backend.services.corrections import export_corrections
+    from backend.services.corrections import CorrectionsFileError, export_corrections
 
     container = _container()
     with container.scope() as session:
-        n = export_corrections(session, Path(out), include_exported=all_)
-    console.print(f"wrote {n} examples to {out}")
+        try:
+            n = export_corrections(session, Path(out), include_exported=all_)
+        except CorrectionsFileError as exc:
+            raise _fail(str(exc)) from None
+    console.print(f"added {n} examples to {out}" if n else f"no new corrections: {out} unchanged")
 
 
 citizen_app = typer.Typer(
@@ -384,7 +417,7 @@ def citizen_export(
                     f"không có người dân '{user}' trên kênh '{channel}' (chưa từng liên hệ hoặc đã bị xoá)",
                     1,
                 )
-            state = RedisStateStore(container.kv.sync).load(state_key(privacy.citizen_ref(citizen)))
+            state = RedisStateStore(container.kv).load(state_key(privacy.citizen_ref(citizen)))
             data = privacy.export_citizen(session, citizen, state=state)
             privacy.write_audit(
                 session,
@@ -448,7 +481,7 @@ def citizen_erase(
                     "messages)? This cannot be undone / Xoá dữ liệu cá nhân, không thể khôi phục?",
                     abort=True,
                 )
-            done = privacy.erase_citizen(session, citizen, states=RedisStateStore(container.kv.sync), actor=operator)
+            done = privacy.erase_citizen(session, citizen, states=RedisStateStore(container.kv), actor=operator)
             session.commit()
             citizen_id = citizen.id
     finally:
@@ -475,9 +508,8 @@ def routing_explain(text: Annotated[str, typer.Argument(help="A citizen's messag
 
     prepare(container)
     parsed = container.parser.parse(text)
-    loc = parsed.get("location") or {}
-    category = (parsed.get("category") or {}).get("name")
-    inp = RoutingInput(category, bool(parsed.get("urgent")), loc.get("province_code"), loc.get("commune_code"))
+    loc, category = parsed.location, parsed.category.name if parsed.category else None
+    inp = RoutingInput(category, parsed.urgent, loc.province_code if loc else None, loc.commune_code if loc else None)
     decision = container.router.route(inp)
     for rule in container.router.rules:
         fired = rule.name == decision.rule
@@ -487,7 +519,7 @@ def routing_explain(text: Annotated[str, typer.Argument(help="A citizen's messag
     print(
         json.dumps(
             {
-                "intent": parsed["intent"]["name"],
+                "intent": parsed.intent.name,
                 "category": category,
                 "urgent": inp.urgent,
                 "province_code": inp.province_code,
@@ -548,20 +580,29 @@ def chat(
                 pending.append(b["payload"])
 
 
+def _nlu_settings(ctx: typer.Context) -> None:
+    """`gopy nlu ...` reads the same settings as `gopy serve`: the model store and the training data."""
+    from nlu.cli import NluSettings
+
+    settings = get_settings()
+    ctx.obj = NluSettings(settings.model_dir, settings.data_dir, settings.bootstrap_model)
+
+
 def _mount_optional() -> None:
     try:
         from nlu.cli import app as nlu_app
     except ImportError:  # pragma: no cover - the NLU CLI is part of the package
         return
-    app.add_typer(nlu_app, name="nlu", help="Train, evaluate, activate and run the Vietnamese NLU.")
-    from backend.channels_cli import telegram_app, zalo_app, zalobot_app
+    app.add_typer(
+        nlu_app, name="nlu", help="Train, evaluate, activate and run the Vietnamese NLU.", callback=_nlu_settings
+    )
+    from backend.channels_cli import add_channel_commands
 
-    app.add_typer(telegram_app, name="telegram", help="Telegram bot: webhook registration, polling mode.")
-    app.add_typer(zalo_app, name="zalo", help="Zalo Official Account: token check and refresh.")
-    app.add_typer(zalobot_app, name="zalobot", help="Zalo Bot platform: webhook registration.")
+    add_channel_commands(app)  # gopy telegram|zalo|zalobot ...: each channel's own commands (bot/registry.py)
 
 
 _mount_optional()
+__import__("backend.report_cli").report_cli.mount(app)  # gopy report, gopy dev synth
 
 
 def main() -> None:

@@ -4,14 +4,27 @@ from __future__ import annotations
 
 import logging
 from functools import lru_cache
+from importlib import resources
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_SECRET = "change-me-dev-secret"
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DATA_PACKAGE = "gopy_data"  # the repository's data/ folder, installed as a resource package (see pyproject.toml)
+
+
+def bundled_data_dir() -> Path:
+    """The default data directory: routing rules, templates, NLU data and the common-password list shipped with gopy.
+
+    An installed wheel holds them in the ``gopy_data`` resource package; an editable install maps that package to the
+    repository's ``data/`` folder, and a checkout that was never installed reads ``data/`` directly."""
+    try:
+        return Path(str(resources.files(DATA_PACKAGE)))
+    except ModuleNotFoundError:
+        return PROJECT_ROOT / "data"
 
 
 class Settings(BaseSettings):
@@ -19,17 +32,21 @@ class Settings(BaseSettings):
 
     environment: Literal["development", "test", "production"] = "development"
     secret_key: str = DEFAULT_SECRET
-    database_url: str = "sqlite:///./var/gopy.db"
+    # Everything gopy writes locally (SQLite database, NLU models) is under var_dir unless set apart: a relative
+    # GOPY_VAR_DIR is resolved once, when the settings are read, against the current directory at that moment.
+    var_dir: Path = Path("var")
+    database_url: str = ""  # empty: SQLite at var_dir/gopy.db (embedded default)
     redis_url: str = ""  # empty: in-process stand-in (embedded default)
-    model_dir: Path = Path("./var/models")
-    data_dir: Path = PROJECT_ROOT / "data"
+    # Every Redis key gopy writes starts with "<prefix>:", so installations and test runs can share a database
+    redis_prefix: str = Field(default="gopy", pattern=r"^[A-Za-z0-9_.-]+(:[A-Za-z0-9_.-]+)*$", max_length=64)
+    model_dir: Path = Path("var/models")  # unset: var_dir/models
+    data_dir: Path = Field(default_factory=bundled_data_dir)  # GOPY_DATA_DIR overrides the bundled data
     public_url: str = "http://127.0.0.1:8000"
     host: str = "127.0.0.1"
     port: int = 8000
 
     # Behaviour
     run_workers: bool = True  # run the outbox/intake workers inside the API process
-    max_text_length: int = 4000
     token_ttl_minutes: int = 12 * 60
     # Officials' logins: failures allowed per account and per client address in a window, then 429 until it ends
     login_failures_per_account: int = Field(default=5, ge=1)
@@ -69,6 +86,22 @@ class Settings(BaseSettings):
 
     # Privacy (Decree 13/2023): months after closing before a ticket's personal data is erased by the worker
     retention_months: int = Field(default=24, ge=1)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _anchor_to_var_dir(cls, data: Any) -> Any:
+        """Resolve var_dir once and derive the database and the model store from it unless they are set."""
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        var_dir = Path(data.get("var_dir") or "var").expanduser().resolve()
+        data["var_dir"] = var_dir
+        if not data.get("database_url"):
+            data["database_url"] = f"sqlite:///{var_dir / 'gopy.db'}"
+        data["model_dir"] = Path(data.get("model_dir") or var_dir / "models").expanduser().resolve()
+        if data.get("data_dir"):
+            data["data_dir"] = Path(data["data_dir"]).expanduser().resolve()
+        return data
 
     @model_validator(mode="after")
     def _refuse_default_secrets(self) -> Settings:

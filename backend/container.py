@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import threading
 import time
-from collections.abc import Coroutine, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cached_property
 from pathlib import Path
@@ -18,28 +17,33 @@ from sqlalchemy.orm import Session, sessionmaker
 from backend.config import Settings
 from backend.db.session import make_engine, make_session_factory
 from backend.domain.routing import Router, load_rules
+from backend.domain.sla import load_sla
 from backend.kv import KV, make_kv
+from backend.services.channels import ChannelHub
 from backend.services.citizen_port import DbTicketService
 from backend.services.intake import Intake
 from backend.services.notify import Notifier
 from backend.services.state import RedisStateStore
 from backend.services.throttle import Throttle
 from backend.services.tickets import TicketOps
+from backend.services.units import unit_lookup
+from backend.services.usecases import TicketCases
 from backend.workers.supervisor import WorkerBoard
 from bot.messages import InboundMessage
-from handlers.ports import MAX_TEXT, CitizenRef, Parser, Turn
+from handlers.conversation import Conversation
+from handlers.ports import MAX_TEXT, CitizenRef, Parser, Reply, Turn
+from handlers.texts import Texts
+from nlu.result import ParseResult
 
 log = logging.getLogger(__name__)
 
 
-def training_paths(data_dir: Path) -> list[Path]:
-    """The NLU training data: everything under data/nlu except the held-out test folder."""
-    root = data_dir / "nlu"
-    return [p for p in sorted(root.iterdir()) if p.is_dir() and p.name != "test"]
-
-
 class EngineParser(Parser):
-    """The active NLU model from the model store, loaded once and swapped atomically on activation."""
+    """The active NLU model from the model store, loaded once and swapped atomically on activation.
+
+    On a first start (no active model, ``GOPY_BOOTSTRAP_MODEL``) it trains and activates the default model from the
+    data directory. ``gopy serve`` does that in the background (:meth:`warm_up_in_background`): while it runs,
+    :attr:`starting_up` is true and the chat answers a polite "starting up" text instead of waiting."""
 
     CHECK_SECONDS = 10.0
 
@@ -50,6 +54,28 @@ class EngineParser(Parser):
         self._engine: Any = None
         self._lock = threading.Lock()
         self._checked = 0.0
+        self._warming: threading.Thread | None = None
+
+    @property
+    def starting_up(self) -> bool:
+        """True while the background warm-up is still loading (or training) the model."""
+        warming = self._warming
+        return self._engine is None and warming is not None and warming.is_alive()
+
+    def warm_up_in_background(self) -> threading.Thread:
+        """Load the active model in a background thread, training and activating the default one first when there
+        is none, so a server answers at once while it trains."""
+        thread = threading.Thread(target=self._warm_up, name="nlu-warm-up", daemon=True)
+        self._warming = thread
+        thread.start()
+        return thread
+
+    def _warm_up(self) -> None:
+        try:
+            self.engine()
+            log.info("NLU model %s ready", self._engine.version if self._engine is not None else "?")
+        except Exception:  # the chat then fails visibly, as without the warm-up; the cause is logged here
+            log.exception("could not load or train the NLU model from %s", self._model_dir)
 
     def engine(self) -> Any:
         """The active model; `gopy nlu activate` in any process is picked up within CHECK_SECONDS."""
@@ -77,11 +103,9 @@ class EngineParser(Parser):
         if store.active_version() is None:
             if not self._bootstrap:
                 raise RuntimeError("no active NLU model: run `gopy nlu train` then `gopy nlu activate VERSION`")
-            from nlu.store import train_and_save
+            from nlu.store import ensure_active_model
 
-            log.info("no active NLU model: training one from %s", self._data_dir / "nlu")
-            version = train_and_save(training_paths(self._data_dir), store)
-            store.activate(version)
+            ensure_active_model(store, self._data_dir, announce=log.info)
         return NLUEngine.load(store.active_path())
 
     def reload(self) -> None:
@@ -90,20 +114,20 @@ class EngineParser(Parser):
 
     MAX_INPUT = MAX_TEXT  # the ticket text limit: longer input is cut before parsing, so parse time stays bounded
 
-    def parse(self, text: str) -> dict[str, Any]:
-        result: dict[str, Any] = self.engine().parse(text[: self.MAX_INPUT])
+    def parse(self, text: str) -> ParseResult:
+        result: ParseResult = self.engine().parse(text[: self.MAX_INPUT])
         return result
 
 
 class Container:
+    """Wiring only: builds each service once, from the settings, and hands it out. Behaviour lives in the services
+    (``backend/services``); FastAPI routes get them through one dependency each (``backend/api/deps.py``)."""
+
     def __init__(self, settings: Settings, *, engine: Engine | None = None, kv: KV | None = None) -> None:
         self.settings = settings
         self.engine = engine or make_engine(settings.database_url)
         self.session_factory: sessionmaker[Session] = make_session_factory(self.engine)
-        self.kv = kv or make_kv(settings.redis_url)
-        self._senders: dict[str, Any] | None = None
-        self._tasks: set[asyncio.Task[Any]] = set()
-        self._wakeup: asyncio.Event | None = None
+        self.kv = kv or make_kv(settings.redis_url, settings.redis_prefix)
         self.workers = WorkerBoard()  # the background workers this process runs (see /readyz)
 
     @contextmanager
@@ -130,23 +154,27 @@ class Container:
         return Throttle(self.kv)
 
     @cached_property
-    def texts(self) -> Any:
-        from handlers.texts import Texts
-
+    def texts(self) -> Texts:
         return Texts.load(self.settings.data_dir / "templates" / "vi.yml")
 
     @cached_property
     def router(self) -> Router:
-        from backend.services.units import unit_lookup
-
         rules = load_rules(self.settings.data_dir / "routing.yml")
         return unit_lookup(self.scope, rules)
 
     @cached_property
     def ops(self) -> TicketOps:
-        from backend.domain.sla import load_sla
+        notifier = Notifier(self.texts, ask_rating=self._ask_rating)
+        return TicketOps(self.router, notifier, load_sla(self.settings.data_dir / "routing.yml"))
 
-        return TicketOps(self.router, Notifier(self.texts), load_sla(self.settings.data_dir / "routing.yml"))
+    def _ask_rating(self, citizen: CitizenRef, code: str) -> list[Reply]:
+        """A ticket was answered or closed: the conversation asks the citizen to rate it (see ``Notifier``)."""
+        return self.conversation.on_ticket_answered(citizen, code)
+
+    @cached_property
+    def cases(self) -> TicketCases:
+        """What officials do with tickets (API and console alike)."""
+        return TicketCases(self.ops)  # the text limit is the shared vocabulary's MAX_TEXT
 
     @cached_property
     def parser(self) -> EngineParser:
@@ -157,99 +185,29 @@ class Container:
         return DbTicketService(self.scope, self.ops, self.throttle)
 
     @cached_property
-    def conversation(self) -> Any:
-        from handlers.conversation import Conversation
-
+    def conversation(self) -> Conversation:
         return Conversation(
             self.parser,
             self.tickets,
-            RedisStateStore(self.kv.sync),
+            RedisStateStore(self.kv),
             self.texts,
             chitchat_per_minute=self.settings.citizen_rate_per_minute,
         )
 
-    def handle(self, citizen: CitizenRef, msg: InboundMessage) -> Turn:
-        """One conversation turn: the replies and the draft/ticket they belong to (the intake links messages)."""
-        turn: Turn = self.conversation.turn(citizen, msg)
-        return turn
-
     @cached_property
     def intake(self) -> Intake:
-        return Intake(self.scope, self.handle)
+        return Intake(self.scope, self._turn)
 
-    # -- channels ---------------------------------------------------------------------------------------
-    async def channel_senders(self) -> dict[str, Any]:
-        """Senders for the configured platforms (none when no tokens are set: the web chat needs none)."""
-        from backend.services.channels import build_senders
+    def _turn(self, citizen: CitizenRef, msg: InboundMessage) -> Turn:
+        if self.parser.starting_up:  # first start: the model is still training in the background (gopy serve)
+            return Turn([Reply(self.texts.render("starting_up"))])
+        return self.conversation.turn(citizen, msg)  # looked up per turn: tests replace the conversation
 
-        if self._senders is None:
-            self._senders = await build_senders(self)
-        return self._senders
-
-    def rate_limiter(self) -> Any:
-        if not (self.settings.telegram_token or self.settings.zalo_app_id or self.settings.zalobot_token):
-            return None  # the web chat needs no platform rate limit
-        from bot.ratelimit import RateLimiter
-
-        s = self.settings
-        return RateLimiter(
-            self.kv.aio,
-            telegram_overall=s.telegram_rate_overall,
-            telegram_per_chat=s.telegram_rate_per_chat,
-            zalo_overall=s.zalo_rate_overall,
-        )
-
-    async def answer_telegram_callback(self, query_id: str) -> None:
-        senders = await self.channel_senders()
-        sender = senders.get("telegram")
-        if sender is not None:
-            from bot.base import SendError
-
-            try:
-                await sender.answer_callback(query_id)
-            except SendError as exc:  # Telegram unreachable or the query too old: the button still works
-                log.warning("could not answer Telegram callback query %s: %s (%s)", query_id, exc.reason, exc)
-            except Exception:
-                log.warning("could not answer Telegram callback query %s", query_id, exc_info=True)
-
-    def spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
-        """Run a short background task (kept referenced until done)."""
-        task = asyncio.get_running_loop().create_task(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    def inbound_wakeup(self) -> asyncio.Event:
-        if self._wakeup is None:
-            self._wakeup = asyncio.Event()
-        return self._wakeup
-
-    def wake_inbound(self) -> None:
-        if self._wakeup is not None:
-            self._wakeup.set()
-
-    def record_ignored(self, channel: str, digest: str, outcome: str) -> None:
-        """Keep a record of webhook events we do not act on (once per distinct payload): the channel, a digest
-        of the payload, the outcome and the time. Never the content: group chats carry third parties' names and
-        phone numbers."""
-        from sqlalchemy.exc import IntegrityError
-
-        from backend.db.models import Message, utcnow
-
-        with self.scope() as session:
-            session.add(
-                Message(
-                    channel=channel,
-                    direction="in",
-                    platform_message_id=f"ignored:{digest}",
-                    kind="ignored",
-                    data={"outcome": outcome},
-                    processed_at=utcnow(),
-                )
-            )
-            try:
-                session.commit()
-            except IntegrityError:
-                session.rollback()
+    @cached_property
+    def channels(self) -> ChannelHub:
+        """The platforms of the channel registry configured here: webhooks, senders, send rates."""
+        hint = self.texts.render("menu_hint")
+        return ChannelHub(self.settings, self.scope, self.kv, lambda: self.intake, menu_hint=hint)
 
     def db_ok(self) -> bool:
         try:
@@ -261,10 +219,8 @@ class Container:
 
     async def aclose(self) -> None:
         """Release what belongs to the event loop that is ending (async Redis, platform clients)."""
-        if self._senders:
-            for sender in self._senders.values():
-                await sender.aclose()
-            self._senders = None
+        if "channels" in self.__dict__:
+            await self.channels.aclose()
         await self.kv.aio.aclose()
 
     def close(self) -> None:

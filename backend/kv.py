@@ -1,4 +1,8 @@
-"""Redis clients: a real server when ``GOPY_REDIS_URL`` is set, an in-process stand-in otherwise."""
+"""Redis clients: a real server when ``GOPY_REDIS_URL`` is set, an in-process stand-in otherwise.
+
+Every key gopy writes starts with ``GOPY_REDIS_PREFIX`` (default ``gopy``): build keys with :meth:`KV.key`, so
+several installations (or test runs) can share one Redis database without touching each other's keys.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,8 @@ from typing import Any
 import redis
 import redis.asyncio as aioredis
 
+DEFAULT_PREFIX = "gopy"
+
 
 @dataclass
 class KV:
@@ -16,6 +22,11 @@ class KV:
     sync: redis.Redis
     aio: aioredis.Redis
     embedded: bool
+    prefix: str = DEFAULT_PREFIX
+
+    def key(self, *parts: str) -> str:
+        """``key("state", "conv:telegram:42")`` → ``"gopy:state:conv:telegram:42"``."""
+        return ":".join((self.prefix, *parts))
 
     def ping(self) -> bool:
         try:
@@ -27,13 +38,14 @@ class KV:
         self.sync.close()
 
 
-def make_kv(url: str) -> KV:
+def make_kv(url: str, prefix: str = DEFAULT_PREFIX) -> KV:
     if url:
         kwargs: dict[str, Any] = {"socket_timeout": 5, "socket_connect_timeout": 3, "decode_responses": True}
         return KV(
             sync=redis.Redis.from_url(url, **kwargs),
             aio=aioredis.Redis.from_url(url, **kwargs),
             embedded=False,
+            prefix=prefix,
         )
     import fakeredis
 
@@ -42,4 +54,5 @@ def make_kv(url: str) -> KV:
         sync=fakeredis.FakeRedis(server=server, decode_responses=True),
         aio=fakeredis.FakeAsyncRedis(server=server, decode_responses=True),
         embedded=True,
+        prefix=prefix,
     )

@@ -41,6 +41,7 @@ class ChannelSender(abc.ABC):
     channel: str
     text_limit: int
     supports_buttons: bool
+    menu_hint: str = ""  # under buttons shown as a numbered list; the backend sets it from the reply templates
 
     @abc.abstractmethod
     async def send(self, msg: OutboundMessage) -> SendReceipt:

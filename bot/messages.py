@@ -12,7 +12,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
-Channel = Literal["webchat", "telegram", "zalo", "zalobot", "open311"]
+# A channel's name: "webchat", "open311" or a platform of the channel registry (bot/registry.py), so that a new
+# channel needs no change here.
+Channel = str
 
 InboundKind = Literal[
     "text",  # free text (also text typed as a reply to numbered choices)

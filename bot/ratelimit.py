@@ -14,7 +14,7 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
@@ -53,6 +53,7 @@ class RateLimiter:
         prefix: str = "gopy:rl",
         headroom: float = 0.1,
         clock: Callable[[], float] = time.time,
+        rules: Mapping[str, tuple[float, float]] | None = None,
     ) -> None:
         self._client = client
         self._prefix = prefix
@@ -64,10 +65,14 @@ class RateLimiter:
         self._gate = asyncio.Semaphore(16)  # Redis calls in flight: a burst must not exhaust the connection pool
         self._hint: dict[str, int] = {}
         keep = 1.0 - headroom
+        if rules is None:  # ``rules``: (overall, per chat) messages per second by channel, from the channel registry
+            rules = {
+                "telegram": (telegram_overall, telegram_per_chat),
+                "zalo": (zalo_overall, zalo_per_chat),
+                "zalobot": (zalo_overall, zalo_per_chat),
+            }
         self.rules: dict[str, tuple[float, float]] = {
-            "telegram": (telegram_overall * keep, telegram_per_chat * keep),
-            "zalo": (zalo_overall * keep, zalo_per_chat * keep),
-            "zalobot": (zalo_overall * keep, zalo_per_chat * keep),
+            name: (overall * keep, per_chat * keep) for name, (overall, per_chat) in rules.items()
         }
 
     async def _claim(self, key: str, slot: int, ttl: float) -> bool:

@@ -32,8 +32,10 @@ def split_text(text: str, limit: int) -> list[str]:
     return chunks
 
 
-def numbered_menu(text: str, buttons: Sequence[Button], hint: str = "Ông/Bà trả lời bằng số tương ứng.") -> str:
+def numbered_menu(text: str, buttons: Sequence[Button], hint: str) -> str:
+    """Buttons as a numbered list, for chats without buttons; ``hint`` (the ``menu_hint`` reply template) says to
+    answer with the number."""
     if not buttons:
         return text
     lines = [f"{i}. {b.title}" for i, b in enumerate(buttons, 1)]
-    return "\n".join([text, "", *lines, hint])
+    return "\n".join([text, "", *lines, *([hint] if hint else [])])

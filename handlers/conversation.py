@@ -1,96 +1,43 @@
 """The conversation: one inbound message in, replies out. Channel-agnostic; state per citizen with a TTL.
 
 Each step first asks "does this apply?" (global commands, the state's own handler, then the intent) and only
-then handles it. Every state change goes through :meth:`Conversation.goto`, checked against ``TRANSITIONS``,
-which ``handlers/conversation.md`` draws as a Mermaid diagram (a test keeps the two equal).
+then handles it. Every state change goes through :meth:`handlers.state.State.goto`, checked against
+``TRANSITIONS``, which ``handlers/conversation.md`` draws as a Mermaid diagram (a test keeps the two equal).
+
+The flows (``feedback``, ``tickets_flow``) get a :class:`~handlers.context.FlowContext`, never the conversation:
+when a message is not theirs they return ``None`` and :meth:`Conversation._dispatch` handles it as a new message.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from bot.messages import Button, InboundMessage
-from handlers.feedback import REPEAT_SEND_SECONDS, FeedbackFlow, add_attachments, append_text, apply_parse, new_draft
-from handlers.ports import MAX_TEXT, CitizenRef, Parser, Reply, StateStore, TicketService, Turn
-from handlers.state import DRAFT_MAX_AGE_SECONDS, State, age_seconds, fold, load, reply, save
+from handlers.context import CANCEL, FlowContext, ticket_code, yes_no
+from handlers.draft import Draft
+from handlers.feedback import REPEAT_SEND_SECONDS, FeedbackFlow
+from handlers.ports import CitizenRef, Parser, Reply, StateStore, TicketService, Turn
+from handlers.state import DRAFT_MAX_AGE_SECONDS, State, age_seconds, load, reply, save
 from handlers.texts import Texts
 from handlers.tickets_flow import TicketsFlow
-
-QUESTION_STATES = (
-    "await_consent",
-    "await_location",
-    "await_commune",
-    "await_category",
-    "await_confirm",
-    "await_edit",
-    "await_ticket",
-    "await_add_info",
-    "await_withdraw_reason",
-    "await_rating",
-    "await_rating_comment",
+from nlu.vocab import (
+    BO_SUNG_THONG_TIN,
+    CAM_ON,
+    CHAO_HOI,
+    DANH_GIA,
+    DONG_Y,
+    FEEDBACK_INTENT,
+    HUY,
+    MAX_TEXT,
+    TRA_CUU_TRANG_THAI,
+    TRO_GIUP,
+    TU_CHOI_INTENT,
+    fold,
 )
-TRANSITIONS: frozenset[tuple[str, str]] = frozenset(
-    {
-        ("idle", s)
-        for s in (
-            "await_consent",
-            "await_location",
-            "await_commune",
-            "await_category",
-            "await_confirm",
-            "await_ticket",
-            "await_add_info",
-            "await_withdraw_reason",
-            "await_rating",
-        )
-    }
-    | {("await_consent", s) for s in ("await_location", "await_commune", "await_category", "await_confirm")}
-    | {
-        (a, b)
-        for a in ("await_location", "await_commune", "await_category", "await_edit")
-        for b in ("await_location", "await_commune", "await_category", "await_confirm")
-    }
-    | {
-        ("await_confirm", "await_edit"),
-        ("await_ticket", "await_add_info"),
-        ("await_ticket", "await_withdraw_reason"),
-        ("await_rating", "await_rating_comment"),
-    }
-    | {(s, "idle") for s in QUESTION_STATES}
-    | {(s, "await_rating") for s in QUESTION_STATES}  # a ticket got answered meanwhile
-)
-
-CANCEL = {"huy", "thoi", "/cancel", "huy bo", "thoi khoi", "dung lai", "cancel", "huy di", "thoi khong gui nua"}
-YES = {
-    "dong y",
-    "co",
-    "ok",
-    "u",
-    "uh",
-    "um",
-    "vang",
-    "da",
-    "dung",
-    "dung roi",
-    "gui",
-    "gui di",
-    "xac nhan",
-    "yes",
-    "dc",
-    "duoc",
-    "chuan",
-    "oke",
-    "co a",
-    "vang a",
-    "da dong y",
-    "dong y a",
-    "ok gui di",
-}
-NO = {"khong", "ko", "k", "khong dong y", "chua", "sai", "sai roi", "no", "khong a", "khong can", "thoi khoi"}
-FEEDBACK = "gui_phan_anh"
 
 
 class Conversation:
@@ -109,33 +56,9 @@ class Conversation:
         self.clock = clock
         self.chitchat_per_minute = chitchat_per_minute
         self.tz = tz or ZoneInfo("Asia/Ho_Chi_Minh")
-        self.feedback = FeedbackFlow(self)
-        self.flows = TicketsFlow(self)
-
-    # -- helpers used by the flows ------------------------------------------------------------------------
-    @staticmethod
-    def goto(state: State, new: str) -> None:
-        if new != state.name and (state.name, new) not in TRANSITIONS:
-            raise AssertionError(f"undeclared transition {state.name} -> {new}")
-        state.name = new
-
-    @staticmethod
-    def yes_no(msg: InboundMessage) -> str | None:
-        word = fold(msg.text).rstrip(" .!")
-        return "yes" if word in YES else "no" if word in NO else None
-
-    @staticmethod
-    def ticket_code(text: str) -> str | None:
-        from nlu.entities import extract
-
-        codes = [e["value"] for e in extract(text) if e["entity"] == "ticket_code"]
-        return codes[0] if codes else None
-
-    def province_of(self, commune_code: str) -> str | None:
-        from nlu.gazetteer import load_gazetteer
-
-        unit = load_gazetteer().get(commune_code)
-        return unit.parent_code if unit else None
+        self.context = FlowContext(parser, tickets, texts, self.tz)
+        self.feedback = FeedbackFlow(self.context)
+        self.flows = TicketsFlow(self.context)
 
     # -- entry points ---------------------------------------------------------------------------------------
     def handle(self, citizen: CitizenRef, msg: InboundMessage) -> list[Reply]:
@@ -158,8 +81,8 @@ class Conversation:
     def on_ticket_answered(self, citizen: CitizenRef, code: str) -> list[Reply]:
         """Called by the backend when an official answers: ask the citizen to rate the handling."""
         state = load(self.states, citizen)
-        if state.name != "idle" and state.draft is not None:
-            return []  # do not interrupt a report being written; rating stays available via "đánh giá"
+        if state.draft is not None:  # a report being written (at any step, even idle): neither interrupt nor lose it
+            return []  # rating stays available via "đánh giá"
         out = self.flows.ask_rating(state, code)
         save(self.states, citizen, state)
         return out
@@ -170,8 +93,6 @@ class Conversation:
         text = msg.text.strip()
         # isdecimal, not isdigit: "²" and "①" are digits that int() refuses
         if msg.kind == "text" and text.isdecimal() and state.offered and 1 <= int(text) <= len(state.offered):
-            from dataclasses import replace
-
             return replace(msg, kind="button", payload=state.offered[int(text) - 1])
         return msg
 
@@ -213,7 +134,8 @@ class Conversation:
             "await_edit": self.feedback.on_edit,
         }.get(state.name)
         if handler is not None:
-            return handler(citizen, state, msg, now)
+            handled = handler(citizen, state, msg, now)
+            return handled if handled is not None else self.handle_idle(citizen, state, msg, now)
         simple = {
             "await_ticket": self.flows.on_ticket,
             "await_add_info": self.flows.on_add_info,
@@ -222,7 +144,9 @@ class Conversation:
             "await_rating_comment": self.flows.on_rating_comment,
         }.get(state.name)
         if simple is not None:
-            return simple(citizen, state, msg)
+            answered = simple(citizen, state, msg)
+            if answered is not None:
+                return answered
         return self.handle_idle(citizen, state, msg, now)
 
     def _sent_again(self, state: State, msg: InboundMessage, now: datetime) -> bool:
@@ -230,12 +154,12 @@ class Conversation:
         filed = state.data.get("filed")
         if not isinstance(filed, dict) or age_seconds(filed.get("at"), now) > REPEAT_SEND_SECONDS:
             return False
-        return msg.payload == "confirm:send" or (msg.kind == "text" and self.yes_no(msg) == "yes")
+        return msg.payload == "confirm:send" or (msg.kind == "text" and yes_no(msg) == "yes")
 
     def greet(self, citizen: CitizenRef, state: State) -> list[Reply]:
         t = self.texts
         if self.tickets.get_consent(citizen) is None:
-            self.goto(state, "await_consent")
+            state.goto("await_consent")
             return [reply(t.render("greeting")), self._consent_question(state)]
         return [reply(t.render("greeting")), reply(t.render("what_next"))]
 
@@ -253,21 +177,21 @@ class Conversation:
         word = fold(msg.text)
         choice = (msg.payload or "").removeprefix("consent:") if msg.payload else None
         if choice is None:
-            choice = "anonymous" if "an danh" in word else {"yes": "named", "no": "no"}.get(self.yes_no(msg) or "")
+            choice = "anonymous" if "an danh" in word else {"yes": "named", "no": "no"}.get(yes_no(msg) or "")
         if choice in ("named", "anonymous"):
             self.tickets.set_consent(citizen, choice)
             first = reply(t.render("consent_thanks" if choice == "named" else "consent_thanks_anonymous"))
             if state.draft is not None:
                 return [first, *self.feedback.advance(citizen, state, now)]
-            self.goto(state, "idle")
+            state.goto("idle")
             return [first, reply(t.render("ask_feedback"))]
         if choice == "no":
             state.reset()
             return [reply(t.render("consent_declined"))]
         if msg.kind == "text" and msg.text:  # something else: maybe the complaint itself
             parsed = self.parser.parse(msg.text)
-            if parsed["intent"]["name"] == FEEDBACK:
-                state.draft = new_draft(msg.text, parsed)
+            if parsed.intent.name == FEEDBACK_INTENT:
+                state.draft = Draft.begin(msg.text, parsed)
                 state.draft_started = now.isoformat()
                 if len(msg.text) > MAX_TEXT:
                     state.about_draft()
@@ -284,56 +208,56 @@ class Conversation:
             handoff = self.tickets.handoff_ticket(citizen)
             if handoff:
                 return self.flows.add_info(citizen, state, handoff, msg, handoff=True)
-            state.draft = new_draft(msg.text or "", {"intent": {"confidence": 0.0}, "entities": []})
+            state.draft = Draft(text=(msg.text or "")[:MAX_TEXT])
             state.draft_started = now.isoformat()
             state.about_draft()
-            add_attachments(state.draft, msg)
+            state.draft.add_attachments(msg)
             what = {"image": "attachment_image", "file": "attachment_file"}.get(msg.kind, "attachment_location")
             if msg.text:
                 return self._feedback(citizen, state, now)
             return [reply(t.render("attachment_received", what=t.render(what)))]
         if msg.kind == "button" and not msg.text:
             return [reply(t.render("what_next"))]
-        code = self.ticket_code(msg.text)
+        code = ticket_code(msg.text)
         parsed = self.parser.parse(msg.text)
-        intent = parsed["intent"]["name"]
+        intent = parsed.intent.name
         handoff = self.tickets.handoff_ticket(citizen)
-        if handoff and intent not in ("tra_cuu_trang_thai", "tro_giup", "huy", "danh_gia") and not code:
+        if handoff and intent not in (TRA_CUU_TRANG_THAI, TRO_GIUP, HUY, DANH_GIA) and not code:
             return self.flows.add_info(citizen, state, handoff, msg, handoff=True)
         only_code = bool(code) and len(fold(msg.text).split()) <= 4  # "PA-7K3Q-M2XD", "ma PA-... sao roi"
-        if intent == "tra_cuu_trang_thai" or (
-            code and (only_code or intent not in ("bo_sung_thong_tin", "huy", FEEDBACK))
+        if intent == TRA_CUU_TRANG_THAI or (
+            code and (only_code or intent not in (BO_SUNG_THONG_TIN, HUY, FEEDBACK_INTENT))
         ):
             return self.flows.status(citizen, state, code)
-        if intent == "bo_sung_thong_tin":
+        if intent == BO_SUNG_THONG_TIN:
             return self.flows.choose(citizen, state, "add", code)
-        if intent == "huy" or "rut don" in fold(msg.text) or "rut phan anh" in fold(msg.text):
+        if intent == HUY or "rut don" in fold(msg.text) or "rut phan anh" in fold(msg.text):
             return self.flows.choose(citizen, state, "withdraw", code)
-        if intent == "danh_gia":
+        if intent == DANH_GIA:
             return self.flows.start_rating(citizen, state, msg)
-        if intent == FEEDBACK or (state.draft is not None and intent not in ("chao_hoi", "cam_on", "tro_giup")):
+        if intent == FEEDBACK_INTENT or (state.draft is not None and intent not in (CHAO_HOI, CAM_ON, TRO_GIUP)):
             notice: list[Reply] = []
-            if state.draft is not None and state.draft.get("text"):
-                if append_text(state.draft, msg.text):
-                    apply_parse(state.draft, parsed)
+            if state.draft is not None and state.draft.text:
+                if state.draft.append_text(msg.text):
+                    state.draft.apply_parse(parsed)
                 else:
                     notice.append(self.feedback.too_long())
             else:
-                old = state.draft or {}
-                state.draft = new_draft(msg.text, parsed)
-                state.draft["attachments"], state.draft["geo"] = old.get("attachments", []), old.get("geo")
-                state.draft["id"] = old.get("id") or state.draft["id"]  # the photo sent first belongs to it
+                old = state.draft
+                state.draft = Draft.begin(msg.text, parsed)
+                if old is not None:  # the photo sent first belongs to it
+                    state.draft.attachments, state.draft.geo, state.draft.id = old.attachments, old.geo, old.id
                 state.draft_started = now.isoformat()
                 if len(msg.text) > MAX_TEXT:
                     notice.append(self.feedback.too_long(cut=True))
             return [*notice, *self._feedback(citizen, state, now)]
-        if intent == "chao_hoi":
+        if intent == CHAO_HOI:
             return self.greet(citizen, state)
-        if intent == "tro_giup":
+        if intent == TRO_GIUP:
             return [reply(t.render("help"))]
-        if intent == "cam_on":
+        if intent == CAM_ON:
             return [reply(t.render("thanks_reply"))]
-        if intent in ("dong_y", "tu_choi"):
+        if intent in (DONG_Y, TU_CHOI_INTENT):
             return [reply(t.render("what_next"))]
         return self._chitchat(state)
 
@@ -341,8 +265,8 @@ class Conversation:
         assert state.draft is not None
         state.about_draft()
         consent = self.tickets.get_consent(citizen)
-        if consent is None and not state.draft.get("urgent"):
-            self.goto(state, "await_consent")
+        if consent is None and not state.draft.urgent:
+            state.goto("await_consent")
             return [self._consent_question(state)]
         return self.feedback.advance(citizen, state, now)
 

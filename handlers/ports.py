@@ -11,10 +11,9 @@ from datetime import datetime
 from typing import Any
 
 from bot.messages import Attachment, Button, GeoPoint
-
-# The longest text a ticket (and one message) may have. The same limit as the HTTP API's (``MAX_TEXT`` in
-# backend/api/schemas.py and ``Settings.max_text_length``; a test keeps them equal): handlers cannot import backend.
-MAX_TEXT = 4000
+from nlu.result import ParseResult
+from nlu.vocab import FEEDBACK_INTENT
+from nlu.vocab import MAX_TEXT as MAX_TEXT  # the one text limit, defined in the shared vocabulary
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +51,7 @@ class TicketDraft:
     """Everything needed to file a ticket."""
 
     text: str
-    intent: str = "gui_phan_anh"
+    intent: str = FEEDBACK_INTENT
     intent_confidence: float = 0.0
     category: str | None = None
     category_confidence: float = 0.0
@@ -64,7 +63,7 @@ class TicketDraft:
     anonymous: bool = False
     phone: str | None = None
     attachments: list[Attachment] = field(default_factory=list)
-    nlu: dict[str, Any] = field(default_factory=dict)  # the parse result of the first message
+    nlu: dict[str, Any] = field(default_factory=dict)  # the latest parse, as stored with the ticket (ParseResult JSON)
     draft_id: str | None = None  # idempotency key: filing the same draft twice returns the first ticket
 
 
@@ -73,7 +72,7 @@ class TicketSummary:
     """What a citizen may see of one of their tickets."""
 
     code: str
-    status: str  # SPEC §6 status code, e.g. "moi"
+    status: str  # SPEC §6 status code (``nlu.vocab.STATUSES``), e.g. "moi"
     category: str | None
     unit_name: str
     created_at: datetime
@@ -153,7 +152,12 @@ class StateStore(abc.ABC):
 
 
 class Parser(abc.ABC):
-    """The NLU: text in, Rasa-compatible parse dict out (see ``nlu.engine``)."""
+    """The NLU: text in, a typed parse out (``nlu.engine``; ``ParseResult.to_dict()`` is the Rasa-compatible JSON)."""
 
     @abc.abstractmethod
-    def parse(self, text: str) -> dict[str, Any]: ...
+    def parse(self, text: str) -> ParseResult: ...
+
+    @property
+    def starting_up(self) -> bool:
+        """True while the first model is still being trained: the chat then answers a polite "starting up" text."""
+        return False

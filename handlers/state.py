@@ -1,25 +1,72 @@
-"""Per-conversation state kept in the StateStore with a TTL, and the small helpers the flows share."""
+"""Per-conversation state kept in the StateStore with a TTL, its state machine, and the small helpers the flows
+share.
+
+Every state change goes through :meth:`State.goto`, checked against ``TRANSITIONS``, which
+``handlers/conversation.md`` draws as a Mermaid diagram (a test keeps the two equal).
+"""
 
 from __future__ import annotations
 
-import re
-import secrets
-import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from bot.messages import Button
+from handlers.draft import Draft
 from handlers.ports import CitizenRef, Reply, StateStore
 
 TTL_SECONDS = 24 * 3600
 DRAFT_MAX_AGE_SECONDS = 24 * 3600
 
+QUESTION_STATES = (
+    "await_consent",
+    "await_location",
+    "await_commune",
+    "await_category",
+    "await_confirm",
+    "await_edit",
+    "await_ticket",
+    "await_add_info",
+    "await_withdraw_reason",
+    "await_rating",
+    "await_rating_comment",
+)
+TRANSITIONS: frozenset[tuple[str, str]] = frozenset(
+    {
+        ("idle", s)
+        for s in (
+            "await_consent",
+            "await_location",
+            "await_commune",
+            "await_category",
+            "await_confirm",
+            "await_ticket",
+            "await_add_info",
+            "await_withdraw_reason",
+            "await_rating",
+        )
+    }
+    | {("await_consent", s) for s in ("await_location", "await_commune", "await_category", "await_confirm")}
+    | {
+        (a, b)
+        for a in ("await_location", "await_commune", "await_category", "await_edit")
+        for b in ("await_location", "await_commune", "await_category", "await_confirm")
+    }
+    | {
+        ("await_confirm", "await_edit"),
+        ("await_ticket", "await_add_info"),
+        ("await_ticket", "await_withdraw_reason"),
+        ("await_rating", "await_rating_comment"),
+    }
+    | {(s, "idle") for s in QUESTION_STATES}
+    | {(s, "await_rating") for s in QUESTION_STATES}  # a ticket got answered meanwhile
+)
+
 
 @dataclass
 class State:
     name: str = "idle"
-    draft: dict[str, Any] | None = None
+    draft: Draft | None = None
     draft_started: str | None = None  # ISO time the draft was begun
     offered: list[str] = field(default_factory=list)  # payloads of the last buttons, for "1", "2" answers
     ticket: str | None = None  # the ticket a flow is about
@@ -29,10 +76,16 @@ class State:
     turn_draft: str | None = None
     turn_ticket: str | None = None
 
+    def goto(self, new: str) -> None:
+        """Move to another state; a transition missing from ``TRANSITIONS`` is a bug."""
+        if new != self.name and (self.name, new) not in TRANSITIONS:
+            raise AssertionError(f"undeclared transition {self.name} -> {new}")
+        self.name = new
+
     def about_draft(self) -> None:
         """This turn helps build the current draft."""
         if self.draft is not None:
-            self.turn_draft = draft_id(self.draft)
+            self.turn_draft = self.draft.id
 
     def about_ticket(self, code: str) -> None:
         """This turn is about one of the citizen's own tickets (checked by the caller)."""
@@ -41,7 +94,7 @@ class State:
     def to_dict(self) -> dict[str, Any]:
         return {
             "name": self.name,
-            "draft": self.draft,
+            "draft": self.draft.to_dict() if self.draft is not None else None,
             "draft_started": self.draft_started,
             "offered": self.offered,
             "ticket": self.ticket,
@@ -53,9 +106,10 @@ class State:
     def from_dict(cls, raw: dict[str, Any] | None) -> State:
         if not raw:
             return cls()
+        draft = raw.get("draft")
         return cls(
             raw.get("name", "idle"),
-            raw.get("draft"),
+            Draft.from_dict(draft) if isinstance(draft, dict) else None,
             raw.get("draft_started"),
             list(raw.get("offered", [])),
             raw.get("ticket"),
@@ -74,18 +128,6 @@ class State:
         )
 
 
-def draft_id(draft: dict[str, Any]) -> str:
-    """The draft's id, given when it is begun (drafts saved before ids existed get one now)."""
-    value = draft.get("id")
-    if not isinstance(value, str) or not value:
-        value = draft["id"] = new_draft_id()
-    return value
-
-
-def new_draft_id() -> str:
-    return secrets.token_hex(8)
-
-
 def state_key(citizen: CitizenRef) -> str:
     return f"conv:{citizen.channel}:{citizen.user_id}"
 
@@ -96,11 +138,6 @@ def load(store: StateStore, citizen: CitizenRef) -> State:
 
 def save(store: StateStore, citizen: CitizenRef, state: State) -> None:
     store.save(state_key(citizen), state.to_dict(), TTL_SECONDS)
-
-
-def fold(text: str) -> str:
-    text = unicodedata.normalize("NFD", unicodedata.normalize("NFC", text).lower().replace("đ", "d"))
-    return " ".join(re.sub(r"[^\w\s/]", " ", "".join(c for c in text if unicodedata.category(c) != "Mn")).split())
 
 
 def reply(text: str, buttons: list[Button] | None = None, state: State | None = None) -> Reply:

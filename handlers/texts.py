@@ -8,6 +8,8 @@ from typing import Any
 
 import yaml
 
+from nlu.vocab import CATEGORIES, OTHER_CATEGORY, STATUSES
+
 # Every key the code uses, with the placeholders it fills in. Loading fails if the file lacks one.
 REQUIRED: dict[str, set[str]] = {
     "greeting": set(),
@@ -27,9 +29,6 @@ REQUIRED: dict[str, set[str]] = {
     "ask_commune_choice": set(),
     "ask_category": set(),
     "category_other_button": set(),
-    "ask_phone": set(),
-    "phone_skip_button": set(),
-    "phone_invalid": set(),
     "summary": {"text", "category", "location", "contact"},
     "summary_location_unknown": set(),
     "summary_contact_anonymous": set(),
@@ -75,6 +74,7 @@ REQUIRED: dict[str, set[str]] = {
     "what_next": set(),
     "too_many": set(),
     "unsupported": set(),
+    "starting_up": set(),
     "attachment_received": {"what"},
     "attachment_image": set(),
     "attachment_file": set(),
@@ -85,29 +85,9 @@ REQUIRED: dict[str, set[str]] = {
     "notify_reply": {"unit", "code", "text"},
     "notify_reassigned": {"code", "unit", "reason"},
     "notify_escalated": {"code", "unit", "above"},
-    **{
-        f"notify_status_{s}": {"code"}
-        for s in ("moi", "da_tiep_nhan", "dang_xu_ly", "da_chuyen", "da_tra_loi", "da_dong", "can_bo_sung", "tu_choi")
-    },
+    **{f"notify_status_{s}": {"code"} for s in STATUSES},
 }
 OPTIONAL: dict[str, set[str]] = {"notify_status": {"unit", "note", "status"}}
-STATUSES = ("moi", "da_tiep_nhan", "dang_xu_ly", "da_chuyen", "da_tra_loi", "da_dong", "can_bo_sung", "tu_choi")
-CATEGORIES = (
-    "dat_dai",
-    "moi_truong",
-    "ha_tang",
-    "an_sinh",
-    "y_te",
-    "giao_duc",
-    "an_ninh_trat_tu",
-    "can_bo_tham_nhung",
-    "thu_tuc_hanh_chinh",
-    "kinh_te_viec_lam",
-    "thien_tai_khan_cap",
-    "chinh_sach_phap_luat",
-    "khen_ngoi",
-    "khac",
-)
 
 
 class TextsError(ValueError):
@@ -156,4 +136,4 @@ class Texts:
         return self._statuses.get(code, code)
 
     def category_name(self, code: str | None) -> str:
-        return self._categories.get(code or "khac", code or "")
+        return self._categories.get(code or OTHER_CATEGORY, code or "")

@@ -3,27 +3,19 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime
-from typing import TYPE_CHECKING
 
 from bot.messages import Button, InboundMessage
+from handlers.context import FlowContext, ticket_code, yes_no
 from handlers.ports import CitizenRef, Reply, TicketError, TicketSummary
-from handlers.state import State, fold, reply
+from handlers.state import State, reply
+from nlu.vocab import ANSWERED_STATUSES, DA_TRA_LOI, FINAL_STATUSES, fold
 
-if TYPE_CHECKING:
-    from handlers.conversation import Conversation
-
-FINAL = {"da_dong", "tu_choi"}
-ANSWERED = {"da_tra_loi", "da_dong"}
 _STARS = re.compile(r"\b([1-5])\s*(?:sao|\*|/\s*5|diem)?\b")
 
 
 class TicketsFlow:
-    def __init__(self, conv: Conversation) -> None:
-        self.c = conv
-
-    def _when(self, value: datetime) -> str:
-        return value.astimezone(self.c.tz).strftime("%H:%M %d/%m/%Y")
+    def __init__(self, ctx: FlowContext) -> None:
+        self.c = ctx
 
     def detail(self, s: TicketSummary) -> Reply:
         t = self.c.texts
@@ -32,7 +24,7 @@ class TicketsFlow:
             code=s.code,
             status=t.status_name(s.status),
             unit=s.unit_name,
-            updated=self._when(s.updated_at),
+            updated=self.c.when(s.updated_at),
         )
         if s.last_note:
             text += "\n" + t.render("status_last_note", note=s.last_note)
@@ -58,12 +50,12 @@ class TicketsFlow:
                 code=s.code,
                 status=t.status_name(s.status),
                 unit=s.unit_name,
-                updated=self._when(s.updated_at),
+                updated=self.c.when(s.updated_at),
             )
             for s in mine
         ]
         state.data["purpose"] = "status"
-        self.c.goto(state, "await_ticket")
+        state.goto("await_ticket")
         return [reply("\n".join(lines), [Button(s.code, f"ticket:{s.code}") for s in mine[:8]], state)]
 
     def choose(self, citizen: CitizenRef, state: State, purpose: str, code: str | None) -> list[Reply]:
@@ -74,13 +66,13 @@ class TicketsFlow:
             if found is None:
                 return [reply(t.render("status_not_found", code=code))]
             return self.chosen(citizen, state, purpose, found)
-        open_ = [s for s in self.c.tickets.list_mine(citizen) if s.status not in FINAL]
+        open_ = [s for s in self.c.tickets.list_mine(citizen) if s.status not in FINAL_STATUSES]
         if not open_:
             return [reply(t.render("no_open_tickets"))]
         if len(open_) == 1:
             return self.chosen(citizen, state, purpose, open_[0])
         state.data["purpose"] = purpose
-        self.c.goto(state, "await_ticket")
+        state.goto("await_ticket")
         return [reply(t.render("ask_which_ticket"), [Button(s.code, f"ticket:{s.code}") for s in open_[:8]], state)]
 
     def chosen(self, citizen: CitizenRef, state: State, purpose: str, s: TicketSummary) -> list[Reply]:
@@ -91,24 +83,24 @@ class TicketsFlow:
             state.reset()
             return [self.detail(s)]
         if purpose == "add":
-            if s.status in FINAL:
+            if s.status in FINAL_STATUSES:
                 state.reset()
                 return [reply(t.render("info_closed", code=s.code))]
-            self.c.goto(state, "await_add_info")
+            state.goto("await_add_info")
             return [reply(t.render("ask_add_info", code=s.code), state=state)]
-        if s.status in FINAL or s.status == "da_tra_loi":
+        if s.status in FINAL_STATUSES or s.status == DA_TRA_LOI:
             state.reset()
             return [reply(t.render("withdraw_closed", code=s.code))]
-        self.c.goto(state, "await_withdraw_reason")
+        state.goto("await_withdraw_reason")
         return [reply(t.render("ask_withdraw_reason", code=s.code), [Button(t.render("skip_button"), "skip")], state)]
 
-    def on_ticket(self, citizen: CitizenRef, state: State, msg: InboundMessage) -> list[Reply]:
+    def on_ticket(self, citizen: CitizenRef, state: State, msg: InboundMessage) -> list[Reply] | None:
         payload = msg.payload or ""
-        code = payload[7:] if payload.startswith("ticket:") else self.c.ticket_code(msg.text)
+        code = payload[7:] if payload.startswith("ticket:") else ticket_code(msg.text)
         purpose = str(state.data.get("purpose", "status"))
         if not code:
             state.reset()
-            return self.c.handle_idle(citizen, state, msg)
+            return None  # no ticket chosen: not handled here, a new message for the conversation
         found = self.c.tickets.get_mine(citizen, code)
         if found is None:
             return [reply(self.c.texts.render("status_not_found", code=code))]
@@ -136,7 +128,7 @@ class TicketsFlow:
     def on_withdraw_reason(self, citizen: CitizenRef, state: State, msg: InboundMessage) -> list[Reply]:
         t = self.c.texts
         code = state.ticket or ""
-        reason = None if msg.payload == "skip" or self.c.yes_no(msg) == "no" else (msg.text or None)
+        reason = None if msg.payload == "skip" or yes_no(msg) == "no" else (msg.text or None)
         state.reset()
         state.about_ticket(code)
         try:
@@ -151,19 +143,19 @@ class TicketsFlow:
         state.reset()
         state.ticket = code
         state.about_ticket(code)
-        self.c.goto(state, "await_rating")
+        state.goto("await_rating")
         buttons = [Button(t.render("star_button", n=n), f"stars:{n}") for n in range(1, 6)]  # typed digit = stars
         return [reply(t.render("ask_rating", code=code), buttons, state)]
 
     def start_rating(self, citizen: CitizenRef, state: State, msg: InboundMessage) -> list[Reply]:
-        answered = [s for s in self.c.tickets.list_mine(citizen) if s.status in ANSWERED]
+        answered = [s for s in self.c.tickets.list_mine(citizen) if s.status in ANSWERED_STATUSES]
         if not answered:
             return [reply(self.c.texts.render("nothing_to_rate"))]
         out = self.ask_rating(state, answered[0].code)
         stars = self._stars(msg)
         if stars:
             state.data["stars"] = stars
-            return self.on_rating(citizen, state, msg)
+            return self.on_rating(citizen, state, msg) or out  # with the stars given it always answers
         return out
 
     @staticmethod
@@ -174,12 +166,15 @@ class TicketsFlow:
         m = _STARS.search(fold(msg.text)) if msg.text else None
         return int(m.group(1)) if m else None
 
-    def on_rating(self, citizen: CitizenRef, state: State, msg: InboundMessage) -> list[Reply]:
+    def on_rating(self, citizen: CitizenRef, state: State, msg: InboundMessage) -> list[Reply] | None:
         t = self.c.texts
         if state.ticket:
             state.about_ticket(state.ticket)
         stars = state.data.get("stars") or self._stars(msg)
         if not stars:
+            if msg.kind == "text" and len(msg.text.split()) > 3:  # not an answer: a new report or question
+                state.reset()
+                return None  # not handled here; the citizen can still rate by writing "đánh giá"
             return [
                 reply(
                     t.render("rating_invalid"),
@@ -188,13 +183,13 @@ class TicketsFlow:
                 )
             ]
         state.data["stars"] = int(stars)
-        self.c.goto(state, "await_rating_comment")
+        state.goto("await_rating_comment")
         return [reply(t.render("ask_rating_comment"), [Button(t.render("skip_button"), "skip")], state)]
 
     def on_rating_comment(self, citizen: CitizenRef, state: State, msg: InboundMessage) -> list[Reply]:
         t = self.c.texts
         code, stars = state.ticket or "", int(state.data.get("stars", 0))
-        comment = None if msg.payload == "skip" or self.c.yes_no(msg) == "no" else (msg.text or None)
+        comment = None if msg.payload == "skip" or yes_no(msg) == "no" else (msg.text or None)
         state.reset()
         state.about_ticket(code)
         try:

@@ -1,15 +1,13 @@
-"""Simple entities: phone numbers, ticket codes (SPEC §6) and dates/times."""
+"""Simple entities: phone numbers, ticket codes (SPEC §6, read by ``nlu.vocab``) and dates/times."""
 
 from __future__ import annotations
 
 import re
 from typing import Any
 
-CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
-_CONFUSABLE = str.maketrans({"I": "1", "L": "1", "O": "0", "U": "V"})
+from nlu.vocab import find_ticket_codes
 
 _PHONE = re.compile(r"(?<![\d+])(?:\+?84|0)(?:[\s.-]?\d){8,10}(?!\d)")
-_CODE = re.compile(r"(?<![A-Za-z0-9])p\s*a\s*[-_ ]?\s*([0-9a-z]{4})\s*[-_ ]?\s*([0-9a-z]{4})(?![A-Za-z0-9])", re.I)
 _DATE = re.compile(
     r"\b(?:hôm nay|hôm qua|hôm kia|sáng nay|chiều nay|tối nay|đêm qua|tối qua|sáng qua|chiều qua|tuần trước|"
     r"tháng trước|hom nay|hom qua|sang nay|chieu nay|toi nay|dem qua|toi qua|tuan truoc|thang truoc)\b"
@@ -21,30 +19,19 @@ _DATE = re.compile(
 )
 
 
-def canonical_code(a: str, b: str) -> str | None:
-    body = (a + b).upper().translate(_CONFUSABLE)
-    if any(c not in CROCKFORD for c in body):
-        return None
-    return f"PA-{body[:4]}-{body[4:]}"
-
-
-def _entity(name: str, value: str, m: re.Match[str], confidence: float = 1.0) -> dict[str, Any]:
+def _entity(name: str, value: str, start: int, end: int, confidence: float = 1.0) -> dict[str, Any]:
     return {
         "entity": name,
         "value": value,
-        "start": m.start(),
-        "end": m.end(),
+        "start": start,
+        "end": end,
         "confidence": confidence,
         "extractor": "gopy_rules",
     }
 
 
 def extract(text: str) -> list[dict[str, Any]]:
-    found: list[dict[str, Any]] = []
-    for m in _CODE.finditer(text):
-        code = canonical_code(m.group(1), m.group(2))
-        if code:
-            found.append(_entity("ticket_code", code, m))
+    found = [_entity("ticket_code", code, start, end) for start, end, code in find_ticket_codes(text)]
     taken = [(e["start"], e["end"]) for e in found]
     for m in _PHONE.finditer(text):
         if any(s <= m.start() < e for s, e in taken):
@@ -53,8 +40,8 @@ def extract(text: str) -> list[dict[str, Any]]:
         if digits.startswith("84"):
             digits = "0" + digits[2:]
         if 10 <= len(digits) <= 11:
-            found.append(_entity("phone", digits, m))
+            found.append(_entity("phone", digits, m.start(), m.end()))
     for m in _DATE.finditer(text):
         if not any(s <= m.start() < e for s, e in taken):
-            found.append(_entity("date", m.group(0).lower(), m, 0.8))
+            found.append(_entity("date", m.group(0).lower(), m.start(), m.end(), 0.8))
     return sorted(found, key=lambda e: e["start"])

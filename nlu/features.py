@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.pipeline import FeatureUnion
 
-from nlu.normalize import normalize, strip_diacritics
+from nlu.normalize import normalize
 from nlu.segment import segment
+from nlu.vocab import strip_diacritics
 
 
 def views(text: str) -> str:
@@ -52,13 +51,3 @@ def build_features() -> FeatureUnion:
             ("segmented_words", TfidfVectorizer(analyzer=_words, sublinear_tf=True)),
         ]
     )
-
-
-def describe() -> dict[str, Any]:
-    return {
-        "views": [
-            "char_wb 2-5 on normalised, diacritic-free text",
-            "word 1-2 grams on diacritic-free text",
-            "underthesea-segmented words with diacritics",
-        ],
-    }

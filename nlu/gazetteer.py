@@ -8,32 +8,21 @@ from __future__ import annotations
 
 import json
 import re
-import unicodedata
 from collections import defaultdict
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
+from nlu.vocab import fold_chars
+
 Level = Literal["province", "commune"]
 _PREFIX = re.compile(r"^(?:thành phố|tỉnh|phường|xã|đặc khu|thị trấn|quận|huyện|thị xã)\s+", re.I)
 
 
-def fold(text: str) -> str:
-    """Lower case without diacritics; one output character per input character (NFC input)."""
-    out = []
-    for ch in unicodedata.normalize("NFC", text).lower():
-        if ch == "đ":
-            out.append("d")
-            continue
-        base = unicodedata.normalize("NFD", ch)[0]
-        out.append(base if len(base) == 1 else ch)
-    return "".join(out)
-
-
 def key(text: str) -> str:
     """A matching key: folded, punctuation removed, single spaces."""
-    return " ".join(str(int(w)) if w.isdigit() else w for w in re.sub(r"[^\w]+", " ", fold(text)).split())
+    return " ".join(str(int(w)) if w.isdigit() else w for w in re.sub(r"[^\w]+", " ", fold_chars(text)).split())
 
 
 def short_name(name: str) -> str:

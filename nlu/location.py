@@ -18,12 +18,12 @@ the old province; and "xóm 8 Nghi Kim, TP Vinh" is read as an old ward of the d
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
-from nlu.gazetteer import AdminUnit, Gazetteer, fold, key, load_gazetteer, short_name
+from nlu.gazetteer import AdminUnit, Gazetteer, key, load_gazetteer, short_name
+from nlu.vocab import fold_chars, nfc
 
 WARD_PREFIXES = (("thi", "tran"), ("dac", "khu"), ("phuong",), ("xa",), ("p",), ("f",), ("x",), ("tt",))
 DISTRICT_PREFIXES = (("thanh", "pho"), ("thi", "xa"), ("quan",), ("huyen",), ("tp",), ("tx",), ("q",), ("h",))
@@ -218,11 +218,11 @@ def accented(text: str) -> str:
     """Lower case with diacritics, modern tone marks, single spaces: "Phú Yên" and "Phù Yên" stay apart."""
     from nlu.normalize import fix_tone_marks
 
-    return " ".join(re.sub(r"[^\w]+", " ", fix_tone_marks(unicodedata.normalize("NFC", text).lower())).split())
+    return " ".join(re.sub(r"[^\w]+", " ", fix_tone_marks(nfc(text).lower())).split())
 
 
 def _has_marks(text: str) -> bool:
-    return fold(text) != unicodedata.normalize("NFC", text).lower()
+    return fold_chars(text) != nfc(text).lower()
 
 
 class LocationExtractor:
@@ -258,7 +258,7 @@ class LocationExtractor:
     @staticmethod
     def _tokens(text: str) -> list[tuple[str, int, int]]:
         out = []
-        for m in _TOKEN.finditer(fold(text)):
+        for m in _TOKEN.finditer(fold_chars(text)):
             split = _SPLIT.match(m.group(0))
             if split:
                 cut = m.start() + len(split.group(1))
@@ -299,7 +299,7 @@ class LocationExtractor:
 
     def _mentions(self, text: str) -> list[_Mention]:
         tokens = self._tokens(text)
-        seg = self._segments(fold(text), tokens)
+        seg = self._segments(fold_chars(text), tokens)
         found: list[_Mention] = []
         i = 0
         while i < len(tokens):

@@ -1,10 +1,10 @@
-"""Vietnamese text normalisation: NFC, tone-mark placement, case, teencode, diacritics folding."""
+"""Vietnamese text normalisation: NFC, tone-mark placement, case, teencode (folding itself is ``nlu.vocab``)."""
 
 from __future__ import annotations
 
 import re
-import unicodedata
-from functools import lru_cache
+
+from nlu.vocab import nfc, strip_diacritics
 
 # Old-style tone placement (hoà, thuý, quỳ...) → the modern one used by most keyboards today (hòa, thúy).
 _TONE_FIX = {
@@ -112,24 +112,9 @@ _SPACE_RE = re.compile(r"\s+")
 _PUNCT_GLUE = re.compile(r"([.,;:!?()\"'])")
 
 
-def nfc(text: str) -> str:
-    return unicodedata.normalize("NFC", text)
-
-
 def fix_tone_marks(text: str) -> str:
     """``hoà`` → ``hòa``, ``thuý`` → ``thúy`` (lower-case input)."""
     return _TONE_RE.sub(lambda m: _TONE_FIX[m.group(0)], text)
-
-
-@lru_cache(maxsize=4096)
-def _strip_word(word: str) -> str:
-    decomposed = unicodedata.normalize("NFD", word.replace("đ", "d").replace("Đ", "D"))
-    return "".join(ch for ch in decomposed if unicodedata.category(ch) != "Mn")
-
-
-def strip_diacritics(text: str) -> str:
-    """``Đường ngập`` → ``Duong ngap`` (keeps length and positions for ordinary Vietnamese text)."""
-    return " ".join(_strip_word(w) for w in text.split(" "))
 
 
 def expand_abbreviations(text: str) -> str:

@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
+import platform
+import sys
 import time
 from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,10 +21,16 @@ import joblib
 
 from nlu.classifier import IntentClassifier
 from nlu.rasa_data import Example, load_examples
+from nlu.training_data import training_paths
 
 MODEL_FILE = "model.joblib"
 META_FILE = "metadata.json"
 ACTIVE_FILE = "ACTIVE"
+BOOTSTRAP_LOCK = ".bootstrap.lock"
+# The libraries a saved model depends on (pickled scikit-learn/numpy objects, underthesea's word segmentation).
+LIBRARIES = ("scikit-learn", "numpy", "scipy", "underthesea")
+
+log = logging.getLogger(__name__)
 
 
 class ModelStoreError(RuntimeError):
@@ -127,11 +138,53 @@ class ModelStore:
         return target
 
 
+def library_versions() -> dict[str, str]:
+    """The versions of Python and of the libraries a model depends on, as recorded in its metadata."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    found = {"python": platform.python_version()}
+    for name in LIBRARIES:
+        try:
+            found[name] = version(name)
+        except PackageNotFoundError:
+            found[name] = "not installed"
+    return found
+
+
+def version_mismatches(metadata: dict[str, Any]) -> list[str]:
+    """How the running libraries differ from those the model was trained with ("name trained-with → running").
+
+    Python counts by major.minor; the libraries by exact version (a pickled scikit-learn model is only guaranteed to
+    load and predict the same with the version that wrote it). A model from before versions were recorded counts as
+    one mismatch."""
+    trained = metadata.get("libraries")
+    if not isinstance(trained, dict):
+        return ["library versions not recorded (a model trained by an older gopy)"]
+    running = library_versions()
+    problems = []
+    for name, now in running.items():
+        then = str(trained.get(name, "unknown"))
+        same = then.split(".")[:2] == now.split(".")[:2] if name == "python" else then == now
+        if not same:
+            problems.append(f"{name} {then} → {now}")
+    return problems
+
+
 def load_model(path: Path) -> tuple[IntentClassifier, dict[str, Any]]:
+    """Load a saved model; a warning is logged when it was trained with other library versions than the running
+    ones (retrain with `gopy nlu train` and activate the new version)."""
     try:
-        bundle = joblib.load(path / MODEL_FILE)  # only files this store wrote
         meta = json.loads((path / META_FILE).read_text(encoding="utf-8"))
-    except (OSError, ValueError, EOFError, KeyError) as exc:
+        mismatches = version_mismatches(meta)
+        if mismatches:
+            log.warning(
+                "NLU model %s was trained with other library versions than this installation (%s): it may fail to "
+                "load or answer differently; retrain it with `gopy nlu train` and activate the new version",
+                meta.get("version", path.name),
+                "; ".join(mismatches),
+            )
+        bundle = joblib.load(path / MODEL_FILE)  # only files this store wrote
+    except (OSError, ValueError, EOFError, KeyError, AttributeError, ImportError) as exc:
         raise ModelStoreError(f"cannot load model from {path}: {exc}") from exc
     classifier = bundle.get("classifier") if isinstance(bundle, dict) else None
     if not isinstance(classifier, IntentClassifier):
@@ -161,6 +214,7 @@ def train(examples: list[Example]) -> tuple[IntentClassifier, dict[str, Any]]:
         "labels": dict(sorted(Counter(e.label for e in examples).items())),
         "data_sha256": digest,
         "model": "tfidf(char 2-5 + words 1-2 folded + segmented words) + logistic regression",
+        "libraries": library_versions(),
     }
     return classifier, metadata
 
@@ -170,3 +224,35 @@ def train_and_save(data_paths: list[Path], store: ModelStore, out: Path | None =
     classifier, metadata = train(load_examples(data_paths))
     store.save(classifier, metadata, out)
     return str(metadata["version"])
+
+
+@contextmanager
+def _bootstrap_lock(root: Path) -> Iterator[None]:
+    """One process at a time trains the first model of a store (others wait, then find it active)."""
+    root.mkdir(parents=True, exist_ok=True)
+    with open(root / BOOTSTRAP_LOCK, "a+b") as handle:
+        if sys.platform != "win32":
+            import fcntl
+
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
+
+
+def ensure_active_model(store: ModelStore, data_dir: Path, announce: Callable[[str], None] | None = None) -> str | None:
+    """Train and activate a first model from the data directory's training data when the store has no active
+    model. Returns the version trained, or None when one was already active. ``announce`` is told before the
+    training starts (the CLI says so on stderr, the server logs it)."""
+    if store.active_version() is not None:
+        return None
+    with _bootstrap_lock(store.root):
+        if store.active_version() is not None:  # another process trained it while we waited
+            return None
+        paths = training_paths(data_dir)
+        if announce is not None:
+            announce(
+                f"no active NLU model in {store.root}: training the default model from {data_dir / 'nlu'} "
+                "(once, about a minute)"
+            )
+        version = train_and_save(paths, store)
+        store.activate(version)
+        return version

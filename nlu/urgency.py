@@ -17,7 +17,8 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-from nlu.normalize import fix_tone_marks, nfc, strip_diacritics
+from nlu.normalize import fix_tone_marks
+from nlu.vocab import nfc, strip_diacritics
 
 _WORD = re.compile(r"[^\W\d_]+")
 

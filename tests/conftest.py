@@ -6,6 +6,7 @@ import os
 import secrets
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -64,14 +65,39 @@ def redis_url() -> str:
 
 
 @pytest.fixture
-def real_redis(redis_url: str) -> Iterator[str]:
+def redis_prefix(monkeypatch: pytest.MonkeyPatch) -> str:
+    """A Redis key prefix of this test's own, set as ``GOPY_REDIS_PREFIX`` for every ``Settings`` it makes."""
+    prefix = f"gopytest:{secrets.token_hex(8)}"
+    monkeypatch.setenv("GOPY_REDIS_PREFIX", prefix)
+    return prefix
+
+
+def delete_prefixed(client: Any, prefix: str) -> int:
+    """Delete the keys under ``prefix`` (SCAN, never KEYS or FLUSHDB: other runs share the database)."""
+    deleted = 0
+    batch: list[Any] = []
+    for key in client.scan_iter(match=f"{prefix}:*", count=500):
+        batch.append(key)
+        if len(batch) >= 500:
+            deleted += client.delete(*batch)
+            batch.clear()
+    if batch:
+        deleted += client.delete(*batch)
+    return deleted
+
+
+@pytest.fixture
+def real_redis(redis_url: str, redis_prefix: str) -> Iterator[str]:
+    """The shared test Redis (``GOPY_TEST_REDIS_URL``); the test writes under its own prefix, and only its own
+    keys are deleted afterwards, so parallel runs against one database do not wipe each other."""
     import redis
 
     client = redis.Redis.from_url(redis_url)
-    client.flushdb()
-    yield redis_url
-    client.flushdb()
-    client.close()
+    try:
+        yield redis_url
+    finally:
+        delete_prefixed(client, redis_prefix)
+        client.close()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -85,10 +111,9 @@ def backend_urls(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[str, s
 @pytest.fixture(scope="session")
 def trained_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One NLU model trained from the project's data and activated, shared by the whole test session."""
-    from nlu.store import ModelStore, train_and_save
+    from backend.config import bundled_data_dir
+    from nlu.store import ModelStore, ensure_active_model
 
-    root = Path(__file__).resolve().parent.parent / "data" / "nlu"
     store = ModelStore(tmp_path_factory.mktemp("models"))
-    version = train_and_save([p for p in sorted(root.iterdir()) if p.is_dir() and p.name != "test"], store)
-    store.activate(version)
+    ensure_active_model(store, bundled_data_dir())  # the same training folders as `gopy serve` and `gopy nlu train`
     return store.root

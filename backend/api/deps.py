@@ -1,4 +1,5 @@
-"""FastAPI dependencies as ``Annotated`` aliases."""
+"""FastAPI dependencies as ``Annotated`` aliases: the settings, a database session, the current official, and one
+alias per service (``TicketCasesDep``, ``TextsDep``, ``ChannelsDep``...), as in the full-stack FastAPI template."""
 
 from __future__ import annotations
 
@@ -13,7 +14,14 @@ from backend.config import Settings
 from backend.container import Container
 from backend.db.models import Official
 from backend.services.accounts import LoginGuard, LoginLimits
+from backend.services.channels import ChannelHub
+from backend.services.intake import Intake
 from backend.services.security import TokenSigner
+from backend.services.throttle import Throttle
+from backend.services.tickets import TicketOps
+from backend.services.usecases import TicketCases
+from handlers.ports import Parser
+from handlers.texts import Texts
 
 oauth2 = OAuth2PasswordBearer(tokenUrl="/api/auth/token", auto_error=False)
 
@@ -39,6 +47,56 @@ def get_session(container: ContainerDep) -> Iterator[Session]:
 
 
 SessionDep = Annotated[Session, Depends(get_session)]
+
+
+# -- one dependency per service (the container builds each once) -------------------------------------------------
+def get_ticket_ops(container: ContainerDep) -> TicketOps:
+    return container.ops
+
+
+TicketOpsDep = Annotated[TicketOps, Depends(get_ticket_ops)]
+
+
+def get_ticket_cases(container: ContainerDep) -> TicketCases:
+    return container.cases
+
+
+TicketCasesDep = Annotated[TicketCases, Depends(get_ticket_cases)]
+
+
+def get_texts(container: ContainerDep) -> Texts:
+    return container.texts
+
+
+TextsDep = Annotated[Texts, Depends(get_texts)]
+
+
+def get_parser(container: ContainerDep) -> Parser:
+    return container.parser
+
+
+ParserDep = Annotated[Parser, Depends(get_parser)]
+
+
+def get_intake(container: ContainerDep) -> Intake:
+    return container.intake
+
+
+IntakeDep = Annotated[Intake, Depends(get_intake)]
+
+
+def get_throttle(container: ContainerDep) -> Throttle:
+    return container.throttle
+
+
+ThrottleDep = Annotated[Throttle, Depends(get_throttle)]
+
+
+def get_channels(container: ContainerDep) -> ChannelHub:
+    return container.channels
+
+
+ChannelsDep = Annotated[ChannelHub, Depends(get_channels)]
 
 
 def api_signer(settings: Settings) -> TokenSigner:
@@ -79,10 +137,10 @@ def client_address(request: Request) -> str:
 ClientAddress = Annotated[str, Depends(client_address)]
 
 
-def get_login_guard(container: ContainerDep) -> LoginGuard:
-    s = container.settings
+def get_login_guard(settings: SettingsDep, throttle: ThrottleDep) -> LoginGuard:
+    s = settings
     limits = LoginLimits(s.login_failures_per_account, s.login_failures_per_address, s.login_window_seconds)
-    return LoginGuard(container.throttle, limits)
+    return LoginGuard(throttle, limits)
 
 
 LoginGuardDep = Annotated[LoginGuard, Depends(get_login_guard)]

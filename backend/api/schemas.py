@@ -15,7 +15,8 @@ from pydantic import (
     model_validator,
 )
 
-MAX_TEXT = 4000
+from nlu.vocab import MAX_TEXT  # the one text limit of gopy
+
 SESSION_PATTERN = r"^[A-Za-z0-9_-]{8,64}$"
 
 

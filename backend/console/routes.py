@@ -1,23 +1,25 @@
-"""The officials' web console: server-rendered pages over the same services as the JSON API."""
+"""The officials' web console: server-rendered pages over the same use cases as the JSON API
+(backend/services/usecases.py)."""
 
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Callable
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
-from sqlalchemy.orm import Session
 
-from backend.api.deps import ClientAddress, ContainerDep, LoginGuardDep, SessionDep, SettingsDep
+from backend.api.deps import ClientAddress, LoginGuardDep, SessionDep, SettingsDep, TextsDep, TicketCasesDep
 from backend.config import Settings
 from backend.console.messages import banner, code_for_text, refusal_code
 from backend.db.models import Official
 from backend.domain.deadlines import VN_TZ
-from backend.domain.statuses import ALL_STATUSES, TRANSITIONS, TransitionError
+from backend.domain.statuses import ALL_STATUSES
 from backend.domain.taxonomy import CATEGORIES
 from backend.services.accounts import (
     LoginTooFast,
@@ -26,9 +28,9 @@ from backend.services.accounts import (
     open_console_session,
 )
 from backend.services.audit import audit
-from backend.services.presenters import ticket_detail, ticket_public
 from backend.services.security import csrf_ok, csrf_token
-from backend.services.tickets import TicketNotFound
+from backend.services.usecases import Refused, TicketNotFound, TicketView
+from nlu.vocab import MAX_TEXT
 
 COOKIE = "gopy_session"
 STATIC = Path(__file__).parent / "static"
@@ -142,7 +144,8 @@ def logout(
 def ticket_list(
     request: Request,
     session: SessionDep,
-    container: ContainerDep,
+    cases: TicketCasesDep,
+    texts: TextsDep,
     official: ConsoleOfficial,
     status: str | None = None,
     page: int = 1,
@@ -150,28 +153,22 @@ def ticket_list(
 ) -> HTMLResponse:
     status = status if status in ALL_STATUSES else None
     page = min(max(page, 1), 100_000)  # a crafted page number must not overflow the query
-    rows, count = container.ops.list_for(session, official, status=status, offset=(page - 1) * 50, limit=50)
-    audit(session, official, "list", "ticket", "*", status=status, page=page)
-    session.commit()
+    found = cases.list(session, official, status=status, offset=(page - 1) * 50, limit=50)
     return _page(
         request,
         "list.html",
         official=official,
-        tickets=[ticket_public(session, t) for t in rows],
-        count=count,
+        tickets=found.tickets,
+        count=found.count,
         status=status,
         page=page,
         statuses=ALL_STATUSES,
-        texts=container.texts,
+        texts=texts,
         banner=banner(msg) if msg == "reassigned" else None,
     )
 
 
-def _ticket(session: Session, container: ContainerDep, official: Official, code: str) -> Any:
-    try:
-        return container.ops.visible(session, official, code)
-    except TicketNotFound:
-        raise HTTPException(404, "Không tìm thấy phản ánh") from None
+NOT_FOUND = "Không tìm thấy phản ánh"
 
 
 @router.get("/tickets/{code}", response_class=HTMLResponse)
@@ -179,24 +176,25 @@ def ticket_page(
     request: Request,
     code: str,
     session: SessionDep,
-    container: ContainerDep,
+    cases: TicketCasesDep,
+    texts: TextsDep,
     official: ConsoleOfficial,
     settings: SettingsDep,
     msg: str | None = None,
     n: int = 0,
 ) -> HTMLResponse:
-    ticket = _ticket(session, container, official, code)
-    audit(session, official, "view", "ticket", ticket.code)
-    detail = ticket_detail(session, ticket, official)
-    session.commit()
+    try:
+        view = cases.view(session, official, code)
+    except TicketNotFound:
+        raise HTTPException(404, NOT_FOUND) from None
     return _page(
         request,
         "ticket.html",
         official=official,
-        t=detail,
-        banner=banner(msg, n=min(max(n, 0), 10_000), max=settings.max_text_length),
-        next_statuses=sorted(TRANSITIONS[ticket.status]),
-        texts=container.texts,
+        t=view.detail,
+        banner=banner(msg, n=min(max(n, 0), 10_000), max=MAX_TEXT),
+        next_statuses=view.next_statuses,
+        texts=texts,
         categories=list(CATEGORIES),
     )
 
@@ -212,12 +210,24 @@ def _back(
     return RedirectResponse(f"/console/tickets/{code}{query}", status_code=303)
 
 
+def _done(action: Callable[[], TicketView], done: str, refused: str) -> Response:
+    """Run a use case: back to the ticket with the ``done`` banner, or with the banner of the refusal (``refused``
+    when none fits); 404 for a ticket the official may not see."""
+    try:
+        view = action()
+    except TicketNotFound:
+        raise HTTPException(404, NOT_FOUND) from None
+    except Refused as exc:
+        return _back(exc.code or "", refusal_code(exc.reason, refused))
+    return _back(view.code, done)
+
+
 @router.post("/tickets/{code}/reply")
 def post_reply(
     request: Request,
     code: str,
     session: SessionDep,
-    container: ContainerDep,
+    cases: TicketCasesDep,
     settings: SettingsDep,
     official: ConsoleOfficial,
     text: Annotated[str, Form(max_length=8000)],
@@ -225,15 +235,16 @@ def post_reply(
     cluster: Annotated[str, Form(max_length=8)] = "",
 ) -> Response:
     _check_csrf(request, settings, csrf)
-    ticket = _ticket(session, container, official, code)
     text = unicodedata.normalize("NFC", text).strip()
-    if not text or len(text) > settings.max_text_length:
-        return _back(ticket.code, "reply_length")
-    targets = container.ops.reply_all(session, official, ticket, text, bool(cluster))
-    for target in targets:
-        audit(session, official, "reply", "ticket", target.code, cluster=bool(cluster))
-    session.commit()
-    return _back(ticket.code, "replied") if len(targets) == 1 else _back(ticket.code, "replied_many", n=len(targets))
+    try:
+        replied = cases.reply(session, official, code, text, cluster=bool(cluster))
+    except TicketNotFound:
+        raise HTTPException(404, NOT_FOUND) from None
+    except Refused as exc:
+        return _back(exc.code or "", "reply_length")
+    if len(replied.answered) == 1:
+        return _back(replied.view.code, "replied")
+    return _back(replied.view.code, "replied_many", n=len(replied.answered))
 
 
 @router.post("/tickets/{code}/reassign")
@@ -241,7 +252,7 @@ def post_reassign(
     request: Request,
     code: str,
     session: SessionDep,
-    container: ContainerDep,
+    cases: TicketCasesDep,
     settings: SettingsDep,
     official: ConsoleOfficial,
     unit: Annotated[str, Form(max_length=16)],
@@ -249,13 +260,12 @@ def post_reassign(
     csrf: Annotated[str, Form(max_length=256)] = "",
 ) -> Response:
     _check_csrf(request, settings, csrf)
-    ticket = _ticket(session, container, official, code)
     try:
-        container.ops.reassign(session, official, ticket, unit.strip(), reason.strip())
-    except TransitionError as exc:
-        return _back(ticket.code, refusal_code(str(exc), "reassign_refused"))
-    audit(session, official, "reassign", "ticket", ticket.code, unit=unit)
-    session.commit()
+        cases.reassign(session, official, code, unit.strip(), reason.strip())
+    except TicketNotFound:
+        raise HTTPException(404, NOT_FOUND) from None
+    except Refused as exc:
+        return _back(exc.code or "", refusal_code(exc.reason, "reassign_refused"))
     return RedirectResponse("/console?msg=reassigned", status_code=303)
 
 
@@ -264,7 +274,7 @@ def post_status(
     request: Request,
     code: str,
     session: SessionDep,
-    container: ContainerDep,
+    cases: TicketCasesDep,
     settings: SettingsDep,
     official: ConsoleOfficial,
     status: Annotated[str, Form(max_length=32)],
@@ -272,14 +282,8 @@ def post_status(
     csrf: Annotated[str, Form(max_length=256)] = "",
 ) -> Response:
     _check_csrf(request, settings, csrf)
-    ticket = _ticket(session, container, official, code)
-    try:
-        container.ops.change_status(session, official, ticket, status, note.strip() or None)
-    except TransitionError as exc:
-        return _back(ticket.code, refusal_code(str(exc), "status_refused"))
-    audit(session, official, "status", "ticket", ticket.code, new=status)
-    session.commit()
-    return _back(ticket.code, "status_changed")
+    action = partial(cases.change_status, session, official, code, status, note.strip() or None)
+    return _done(action, "status_changed", "status_refused")
 
 
 @router.post("/tickets/{code}/note")
@@ -287,20 +291,14 @@ def post_note(
     request: Request,
     code: str,
     session: SessionDep,
-    container: ContainerDep,
+    cases: TicketCasesDep,
     settings: SettingsDep,
     official: ConsoleOfficial,
     text: Annotated[str, Form(max_length=8000)],
     csrf: Annotated[str, Form(max_length=256)] = "",
 ) -> Response:
     _check_csrf(request, settings, csrf)
-    ticket = _ticket(session, container, official, code)
-    if not text.strip():
-        return _back(ticket.code, "note_empty")
-    container.ops.add_note(session, official, ticket, text.strip())
-    audit(session, official, "note", "ticket", ticket.code)
-    session.commit()
-    return _back(ticket.code, "note_added")
+    return _done(partial(cases.add_note, session, official, code, text.strip()), "note_added", "note_empty")
 
 
 @router.post("/tickets/{code}/category")
@@ -308,18 +306,12 @@ def post_category(
     request: Request,
     code: str,
     session: SessionDep,
-    container: ContainerDep,
+    cases: TicketCasesDep,
     settings: SettingsDep,
     official: ConsoleOfficial,
     category: Annotated[str, Form(max_length=64)],
     csrf: Annotated[str, Form(max_length=256)] = "",
 ) -> Response:
     _check_csrf(request, settings, csrf)
-    ticket = _ticket(session, container, official, code)
-    try:
-        container.ops.correct_category(session, official, ticket, category)
-    except TransitionError as exc:
-        return _back(ticket.code, refusal_code(str(exc), "category_refused"))
-    audit(session, official, "correct", "ticket", ticket.code, category=category)
-    session.commit()
-    return _back(ticket.code, "category_corrected")
+    action = partial(cases.correct_category, session, official, code, category)
+    return _done(action, "category_corrected", "category_refused")

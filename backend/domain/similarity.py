@@ -8,18 +8,9 @@ from __future__ import annotations
 
 import itertools
 import math
-import re
-import unicodedata
 from collections import Counter
 
-_NON_WORD = re.compile(r"[^\w]+", re.UNICODE)
-
-
-def fold(text: str) -> str:
-    """Lower case, no diacritics (đ → d), punctuation to spaces."""
-    text = unicodedata.normalize("NFD", text.lower().replace("đ", "d"))
-    text = "".join(ch for ch in text if unicodedata.category(ch) != "Mn")
-    return " ".join(_NON_WORD.sub(" ", text).split())
+from nlu.vocab import fold
 
 
 def features(text: str) -> Counter[str]:
@@ -34,7 +25,3 @@ def cosine(a: Counter[str], b: Counter[str]) -> float:
         return 0.0
     dot = sum(v * b[k] for k, v in a.items() if k in b)
     return dot / (math.sqrt(sum(v * v for v in a.values())) * math.sqrt(sum(v * v for v in b.values())))
-
-
-def similarity(a: str, b: str) -> float:
-    return cosine(features(a), features(b))

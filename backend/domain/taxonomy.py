@@ -1,23 +1,17 @@
-"""The labels of SPEC §4: dialogue intents and feedback categories (code → Vietnamese name, description)."""
+"""The labels of SPEC §4: dialogue intents and feedback categories (code → Vietnamese name, description).
+
+The codes themselves are the shared vocabulary's (``nlu.vocab``); a test keeps this table's keys equal to them.
+"""
 
 from __future__ import annotations
 
 from typing import Final
 
-INTENTS: Final = (
-    "chao_hoi",
-    "gui_phan_anh",
-    "tra_cuu_trang_thai",
-    "bo_sung_thong_tin",
-    "danh_gia",
-    "huy",
-    "tro_giup",
-    "cam_on",
-    "dong_y",
-    "tu_choi",
-    "ngoai_pham_vi",
-)
+from nlu import vocab
 
+INTENTS: Final = vocab.INTENTS
+
+# The Vietnamese name and description of each category code (codes: ``nlu.vocab.CATEGORIES``, in that order).
 CATEGORIES: Final[dict[str, tuple[str, str]]] = {
     "dat_dai": ("Đất đai, nhà ở", "Đất đai, nhà ở, giải phóng mặt bằng, bồi thường, tái định cư, xây dựng trái phép"),
     "moi_truong": ("Môi trường", "Ô nhiễm, rác thải, nước thải, khói bụi, phá rừng, khai thác cát"),

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from backend.db.models import Citizen, OrgUnit, Ticket, TicketEvent, utcnow
 from backend.domain import statuses as st
+from backend.domain.statuses import TransitionError
 from backend.services.throttle import Limit, Throttle
 from backend.services.tickets import TicketOps
 from bot.messages import Attachment, GeoPoint
@@ -43,6 +44,38 @@ def summary(session: Session, ticket: Ticket) -> TicketSummary:
         last_note=last.note if last else None,
         deadline=ticket.deadline,
     )
+
+
+def change_status(
+    session: Session,
+    ticket: Ticket,
+    new: str,
+    note: str | None,
+    *,
+    actor: str,
+    actor_id: str,
+    public: bool = True,
+    data: dict[str, Any] | None = None,
+) -> TicketEvent:
+    """A status change made by the citizen or by gopy on their behalf: checked against the actor's transition table
+    (:func:`backend.domain.statuses.check_transition`, raises ``TransitionError``) and recorded as an event."""
+    old = ticket.status
+    st.check_transition(old, new, note, actor=actor)
+    event = TicketEvent(
+        ticket_id=ticket.id,
+        kind="status",
+        actor_type=actor,
+        actor_id=actor_id,
+        old_status=old,
+        new_status=new,
+        note=note,
+        public=public,
+        data=data,
+    )
+    session.add(event)
+    ticket.status = new
+    ticket.updated_at = utcnow()
+    return event
 
 
 class DbTicketService(TicketService):
@@ -167,21 +200,8 @@ class DbTicketService(TicketService):
                 )
             )
             ticket.updated_at = utcnow()
-            if ticket.status == st.CAN_BO_SUNG:
-                old = ticket.status
-                ticket.status = st.DANG_XU_LY
-                session.add(
-                    TicketEvent(
-                        ticket_id=ticket.id,
-                        kind="status",
-                        actor_type="system",
-                        actor_id="citizen_info",
-                        old_status=old,
-                        new_status=ticket.status,
-                        note=None,
-                        public=True,
-                    )
-                )
+            if ticket.status == st.CAN_BO_SUNG:  # the information asked for has come: back to processing
+                change_status(session, ticket, st.DANG_XU_LY, None, actor=st.SYSTEM, actor_id="citizen_info")
             result = summary(session, ticket)
             session.commit()
             return result
@@ -189,24 +209,19 @@ class DbTicketService(TicketService):
     def withdraw(self, citizen: CitizenRef, code: str, reason: str | None) -> TicketSummary:
         with self._scope() as session:
             ticket = self._mine(session, citizen, code)
-            if ticket.status in st.FINAL_STATUSES or ticket.status == st.DA_TRA_LOI:
-                raise TicketError("closed")
             note = "Người dân rút phản ánh" + (f": {reason}" if reason else "")
-            session.add(
-                TicketEvent(
-                    ticket_id=ticket.id,
-                    kind="status",
-                    actor_type="citizen",
+            try:  # the citizen's own transition table: only while the ticket is still being handled
+                change_status(
+                    session,
+                    ticket,
+                    st.TU_CHOI,
+                    note,
+                    actor=st.CITIZEN,
                     actor_id=str(citizen.id),
-                    old_status=ticket.status,
-                    new_status=st.TU_CHOI,
-                    note=note,
-                    public=True,
                     data={"reason": "citizen_withdrew"},
                 )
-            )
-            ticket.status = st.TU_CHOI
-            ticket.updated_at = utcnow()
+            except TransitionError:
+                raise TicketError("closed") from None
             result = summary(session, ticket)
             session.commit()
             return result
@@ -232,21 +247,9 @@ class DbTicketService(TicketService):
                     data={"stars": stars},
                 )
             )
-            if stars <= 2:
-                old = ticket.status
-                ticket.status = st.DANG_XU_LY
-                session.add(
-                    TicketEvent(
-                        ticket_id=ticket.id,
-                        kind="status",
-                        actor_type="system",
-                        actor_id="rating",
-                        old_status=old,
-                        new_status=st.DANG_XU_LY,
-                        public=False,
-                        note=f"Mở lại để lãnh đạo xem xét: người dân đánh giá {stars}/5",
-                    )
-                )
+            if stars <= 2:  # a low rating reopens the ticket for the leaders to review
+                note = f"Mở lại để lãnh đạo xem xét: người dân đánh giá {stars}/5"
+                change_status(session, ticket, st.DANG_XU_LY, note, actor=st.SYSTEM, actor_id="rating", public=False)
             ticket.updated_at = utcnow()
             result = summary(session, ticket)
             session.commit()

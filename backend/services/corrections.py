@@ -1,15 +1,27 @@
-"""Officials' corrections exported as Rasa NLU YAML, ready to be added to the training data."""
+"""Officials' corrections exported as Rasa NLU YAML, ready to be added to the training data.
+
+Exports accumulate: each run merges the corrections not exported yet into the file, keeping every example already
+in it (including the administrator's own edits), so a second export never drops the first batch. Running it again
+changes nothing. When the same text was corrected twice, the later label wins (the example moves). An export with
+nothing to add leaves the file as it is and does not create an empty one.
+"""
 
 from __future__ import annotations
 
-from collections import defaultdict
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import yaml
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from backend.db.models import NluCorrection
+from nlu.rasa_data import strip_entities
+
+
+class CorrectionsFileError(ValueError):
+    """The existing corrections file cannot be read as Rasa NLU data; it is left untouched."""
 
 
 class _Literal(str):
@@ -23,29 +35,88 @@ def _literal(dumper: yaml.SafeDumper, data: _Literal) -> yaml.ScalarNode:
 yaml.SafeDumper.add_representer(_Literal, _literal)
 
 
+@dataclass
+class _Block:
+    """One ``nlu:`` item: an intent with its examples (raw lines, annotations kept), or anything else verbatim."""
+
+    label: str | None
+    examples: list[str] = field(default_factory=list)
+    other: dict[str, Any] = field(default_factory=dict)
+
+
+def _key(text: str) -> str:
+    return " ".join(strip_entities(text).split())
+
+
+def _read(path: Path) -> list[_Block]:
+    if not path.exists():
+        return []
+    try:
+        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise CorrectionsFileError(
+            f"{path}: cannot read it as YAML ({exc}); fix or move it, then export again"
+        ) from exc
+    if doc is None:
+        return []
+    if not isinstance(doc, dict) or not isinstance(doc.get("nlu") or [], list):
+        raise CorrectionsFileError(f"{path}: expected Rasa NLU data (a mapping with an 'nlu' list)")
+    blocks: list[_Block] = []
+    for item in doc.get("nlu") or []:
+        if isinstance(item, dict) and isinstance(item.get("intent"), str) and isinstance(item.get("examples"), str):
+            rows = [r.strip() for r in item["examples"].splitlines()]
+            blocks.append(_Block(item["intent"].strip(), [r[2:].strip() for r in rows if r.startswith("- ")]))
+        elif isinstance(item, dict) and "intent" not in item:
+            blocks.append(_Block(None, other=item))  # synonym, regex, lookup: kept as they are
+        else:
+            raise CorrectionsFileError(f"{path}: every intent in 'nlu' needs an 'examples: |' block")
+    return blocks
+
+
+def _dump(blocks: list[_Block]) -> str:
+    items: list[dict[str, Any]] = []
+    for block in blocks:
+        if block.label is None:
+            items.append(
+                {k: _Literal(v) if k == "examples" and isinstance(v, str) else v for k, v in block.other.items()}
+            )
+        elif block.examples:
+            items.append({"intent": block.label, "examples": _Literal("".join(f"- {t}\n" for t in block.examples))})
+    return yaml.safe_dump({"version": "3.1", "nlu": items}, allow_unicode=True, sort_keys=False)
+
+
 def export_corrections(session: Session, path: Path, *, include_exported: bool = False) -> int:
-    """Write the corrections as ``version: "3.1"`` Rasa NLU data; returns how many examples were written."""
+    """Merge the corrections into ``path`` (``version: "3.1"`` Rasa NLU data); returns how many examples were added
+    or moved to another label. With ``include_exported``, corrections exported before are merged again (examples
+    already in the file are not repeated), e.g. to rebuild a deleted file."""
     query = select(NluCorrection).order_by(NluCorrection.id)
     if not include_exported:
         query = query.where(NluCorrection.exported.is_(False))
     rows = list(session.scalars(query))
-    by_label: dict[str, dict[str, None]] = defaultdict(dict)
+    blocks = _read(path)
+    changed = 0
     for row in rows:
         text = " ".join(row.text.split())  # one example per line
-        if text and "[" not in text:
-            by_label[row.corrected][text] = None
-    doc = {
-        "version": "3.1",
-        "nlu": [
-            {"intent": label, "examples": _Literal("".join(f"- {t}\n" for t in texts))}
-            for label, texts in sorted(by_label.items())
-        ],
-    }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(yaml.safe_dump(doc, allow_unicode=True, sort_keys=False), encoding="utf-8")
-    tmp.replace(path)
+        if not text or "[" in text:  # "[" would read as an entity annotation
+            continue
+        key = _key(text)
+        if any(b.label == row.corrected and key in map(_key, b.examples) for b in blocks):
+            continue  # already there: exporting again changes nothing
+        for block in blocks:  # a later correction of the same text wins
+            if block.label is not None:
+                block.examples = [e for e in block.examples if _key(e) != key]
+        target = next((b for b in blocks if b.label == row.corrected), None)
+        if target is None:
+            target = _Block(row.corrected)
+            blocks.append(target)
+        target.examples.append(text)
+        changed += 1
+    if changed:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(path.suffix + ".tmp")
+        tmp.write_text(_dump(blocks), encoding="utf-8")
+        tmp.replace(path)
     for row in rows:
         row.exported = True
     session.commit()
-    return sum(len(t) for t in by_label.values())
+    return changed

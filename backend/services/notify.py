@@ -2,20 +2,37 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Protocol
 
 from sqlalchemy.orm import Session
 
 from backend.db.models import Citizen, Official, OutboxItem, Ticket, utcnow
+from backend.domain import statuses as st
+from handlers.ports import CitizenRef, Reply
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
-
     from bot.messages import Button
 
+log = logging.getLogger(__name__)
 
-CHAT_CHANNELS = frozenset({"webchat", "telegram", "zalo", "zalobot"})
+
+NO_CHAT_CHANNELS = frozenset({"open311"})  # citizens who came through the Open311 API have no chat to write to
+
+
+def has_chat(channel: str) -> bool:
+    """Whether replies can be pushed to this channel: the web chat and every channel of the registry
+    (bot/registry.py), so a new channel needs no change here."""
+    return channel not in NO_CHAT_CHANNELS
+
+
 AUTHOR_MAX = 64  # length of ``OutboxItem.author`` / ``Message.author``
+RATED_STATUSES = frozenset({st.DA_TRA_LOI, st.DA_DONG})  # the citizen is asked to rate the handling
+
+# Puts the citizen's conversation into "rate ticket CODE" and returns the question to send (nothing when the citizen
+# is in the middle of writing a report: they can still rate later by writing "đánh giá").
+AskRating = Callable[[CitizenRef, str], Sequence[Reply]]
 
 
 class TextRenderer(Protocol):
@@ -38,7 +55,7 @@ def enqueue(
 
     Citizens who came through the Open311 API have no chat: their updates are read through that API instead.
     """
-    if citizen.channel not in CHAT_CHANNELS:
+    if not has_chat(citizen.channel):
         return None
     item = OutboxItem(
         channel=citizen.channel,
@@ -56,8 +73,9 @@ def enqueue(
 
 
 class Notifier:
-    def __init__(self, texts: TextRenderer) -> None:
+    def __init__(self, texts: TextRenderer, ask_rating: AskRating | None = None) -> None:
         self.texts = texts
+        self.ask_rating = ask_rating
 
     def _citizen(self, session: Session, ticket: Ticket) -> Citizen:
         citizen = session.get(Citizen, ticket.citizen_id)
@@ -78,8 +96,25 @@ class Notifier:
             unit=ticket.unit.name,
             note=note or "",
             status=self.texts.status_name(new),
-        )
-        enqueue(session, self._citizen(session, ticket), body, ticket_id=ticket.id)
+        ).strip()  # "{note}" may be empty
+        citizen = self._citizen(session, ticket)
+        enqueue(session, citizen, body, ticket_id=ticket.id)
+        if new in RATED_STATUSES:  # answered, and once more when closed if the citizen has not rated it yet
+            self._ask_rating(session, citizen, ticket)
+
+    def _ask_rating(self, session: Session, citizen: Citizen, ticket: Ticket) -> None:
+        """After the status message, in the same chat: "how would you rate the handling?" with buttons 1-5; the
+        conversation then takes the citizen's answer as the ticket's rating."""
+        if self.ask_rating is None or ticket.rating is not None or not has_chat(citizen.channel):
+            return
+        ref = CitizenRef(citizen.id, citizen.channel, citizen.platform_user_id, citizen.display_name)
+        try:
+            replies = self.ask_rating(ref, ticket.code)
+        except Exception:  # the conversation state store is down: the status change itself must still go through
+            log.warning("could not ask the citizen to rate %s", ticket.code, exc_info=True)
+            return
+        for r in replies:
+            enqueue(session, citizen, r.text, ticket_id=ticket.id, buttons=r.buttons)
 
     def reassigned(self, session: Session, ticket: Ticket, reason: str) -> None:
         body = self.texts.render("notify_reassigned", code=ticket.code, unit=ticket.unit.name, reason=reason)

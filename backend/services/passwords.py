@@ -12,11 +12,11 @@ from functools import lru_cache
 from itertools import pairwise
 from pathlib import Path
 
-from backend.config import PROJECT_ROOT
+from backend.config import bundled_data_dir
 
 MIN_LENGTH = 12
 MAX_LENGTH = 1024
-COMMON_PASSWORDS = PROJECT_ROOT / "data" / "security" / "common-passwords.txt"
+COMMON_PASSWORDS = bundled_data_dir() / "security" / "common-passwords.txt"  # shipped inside the wheel
 
 
 class WeakPassword(ValueError):

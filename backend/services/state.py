@@ -10,15 +10,18 @@ from typing import Any
 
 import redis
 
+from backend.kv import KV
 from handlers.ports import StateStore
 
 log = logging.getLogger(__name__)
 
 
 class RedisStateStore(StateStore):
-    def __init__(self, client: redis.Redis, prefix: str = "gopy:state:") -> None:
-        self._client = client
-        self._prefix = prefix
+    """Keys ``<GOPY_REDIS_PREFIX>:state:<key>``, e.g. ``gopy:state:conv:telegram:42``."""
+
+    def __init__(self, kv: KV) -> None:
+        self._client = kv.sync
+        self._prefix = kv.key("state", "")
         self._fallback: dict[str, tuple[float, str]] = {}
         self._lock = threading.Lock()
         self._warned = False

@@ -25,9 +25,9 @@ class Limit:
 
 
 class Throttle:
-    def __init__(self, kv: KV, prefix: str = "throttle") -> None:
+    def __init__(self, kv: KV) -> None:
         self._kv = kv
-        self._prefix = prefix
+        self._prefix = kv.key("throttle")  # <GOPY_REDIS_PREFIX>:throttle:<name>:<subject>:<window slot>
 
     def _key(self, name: str, subject: str, window: int) -> tuple[str, int]:
         now = int(time.time())

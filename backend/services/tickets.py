@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, func, or_, select, update
@@ -31,10 +31,6 @@ from handlers.ports import TicketDraft
 
 
 class TicketNotFound(LookupError):
-    pass
-
-
-class Forbidden(PermissionError):
     pass
 
 
@@ -278,7 +274,8 @@ class TicketOps:
         session.add(event)
         ticket.updated_at = now
         ticket.handoff_until = now + self.HANDOFF
-        if ticket.status in (st.MOI,):
+        if ticket.status in (st.MOI,):  # the first answer accepts the ticket
+            st.check_transition(ticket.status, st.DA_TIEP_NHAN, None)
             self._set_status(session, official, ticket, st.DA_TIEP_NHAN, None, notify=False)
         self.notifier.official_reply(session, ticket, text, official)
         return event
@@ -447,10 +444,6 @@ class TicketOps:
         )
         session.add(event)
         return event
-
-
-def ticket_deadline_iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value else None
 
 
 def _attachment_dict(att: Any) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Protocol, cast
+from typing import Any, Protocol
 
 from sqlalchemy import and_, exists, or_, select, update
 from sqlalchemy.orm import Session, aliased
@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, aliased
 from backend.db.models import Message, OutboxItem, TicketEvent, utcnow
 from backend.workers.transient import retry_transient
 from bot.base import ChannelSender, SendError
-from bot.messages import Button, Channel, OutboundMessage
+from bot.messages import Button, OutboundMessage
 
 log = logging.getLogger(__name__)
 SessionScope = Callable[[], AbstractContextManager[Session]]
@@ -208,7 +208,7 @@ class OutboxWorker:
             return "sent"
         sender = self._senders[item.channel]
         outbound = OutboundMessage(
-            channel=cast(Channel, item.channel),
+            channel=item.channel,
             chat_id=item.chat_id,
             text=item.text,
             buttons=tuple(Button(**b) for b in item.buttons),

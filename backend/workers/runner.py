@@ -14,6 +14,7 @@ from backend.container import Container
 from backend.services.state import RedisStateStore
 from backend.workers.inbound import InboundWorker
 from backend.workers.outbox import OutboxWorker, RetryPolicy
+from backend.workers.reports import monthly_reports_worker
 from backend.workers.retention import RetentionWorker
 from backend.workers.sla import SlaWorker
 from backend.workers.supervisor import Backoff, supervise
@@ -24,18 +25,18 @@ BACKOFF = Backoff(base=1.0, cap=60.0, reset_after=120.0)  # restart delays of a 
 
 async def outbox_worker(container: Container, stop: asyncio.Event) -> None:
     s = container.settings
-    senders = await container.channel_senders()  # platform clients connect lazily, on their first send
+    senders = await container.channels.senders()  # platform clients connect lazily, on their first send
     worker = OutboxWorker(
         container.scope,
         senders,
-        container.rate_limiter(),
+        container.channels.rate_limiter(),
         RetryPolicy(s.outbox_max_attempts, s.outbox_base_delay, s.outbox_max_delay),
     )
     await worker.run_forever(stop)
 
 
 async def inbound_worker(container: Container, stop: asyncio.Event) -> None:
-    await InboundWorker(container.scope, container.intake).run_forever(stop, container.inbound_wakeup())
+    await InboundWorker(container.scope, container.intake).run_forever(stop, container.channels.inbound.event())
 
 
 async def sla_worker(container: Container, stop: asyncio.Event) -> None:
@@ -44,7 +45,7 @@ async def sla_worker(container: Container, stop: asyncio.Event) -> None:
 
 async def retention_worker(container: Container, stop: asyncio.Event) -> None:
     """Hourly: erase the personal data of tickets closed more than ``GOPY_RETENTION_MONTHS`` ago (Decree 13/2023)."""
-    states = RedisStateStore(container.kv.sync)
+    states = RedisStateStore(container.kv)
     await RetentionWorker(container.scope, states, container.settings.retention_months).run_forever(stop)
 
 
@@ -53,6 +54,7 @@ WORKERS: list[tuple[str, WorkerFactory]] = [
     ("inbound", inbound_worker),
     ("sla", sla_worker),
     ("retention", retention_worker),
+    ("reports", monthly_reports_worker),  # monthly DOCX/XLSX reports (data/reports.yml)
 ]
 
 

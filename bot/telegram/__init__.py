@@ -1,10 +1,5 @@
 """Telegram adapter (python-telegram-bot 22.x types never leave this package)."""
 
-import os
-
-# Opt in to PTB's timedelta time periods now (the default from its next major version; avoids deprecation noise).
-os.environ.setdefault("PTB_TIMEDELTA", "true")
-
 from bot.telegram.inbound import parse_update, verify_secret
 from bot.telegram.sender import TelegramSender, poll_updates, set_webhook
 

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.error import BadRequest, Forbidden, InvalidToken, NetworkError, RetryAfter, TelegramError, TimedOut
-from telegram.request import HTTPXRequest
+from telegram.request import BaseRequest, HTTPXRequest, RequestData
 
 from bot.base import ChannelSender, InboundResult, SendError, SendReceipt
 from bot.messages import OutboundMessage
@@ -24,6 +25,50 @@ CALLBACK_LIMIT = 64
 ALLOWED_UPDATES = ["message", "edited_message", "callback_query", "my_chat_member"]
 
 
+class FloodLimited(TelegramError):
+    """Telegram's "Too Many Requests, retry after N" (HTTP 429 with ``parameters.retry_after``)."""
+
+    def __init__(self, message: str, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class _Request(HTTPXRequest):
+    """PTB's HTTP client, except that a flood limit is raised as ``FloodLimited``.
+
+    PTB's own ``RetryAfter`` reads its deprecated integer ``retry_after`` while being built, which warns unless the
+    process environment opts in to timedelta periods (``PTB_TIMEDELTA``); gopy does not change the environment of
+    the process that imports it, so it reads the number from the response itself (``do_request`` is PTB's documented
+    extension point for HTTP back-ends)."""
+
+    async def do_request(
+        self,
+        url: str,
+        method: str,
+        request_data: RequestData | None = None,
+        read_timeout: Any = BaseRequest.DEFAULT_NONE,
+        write_timeout: Any = BaseRequest.DEFAULT_NONE,
+        connect_timeout: Any = BaseRequest.DEFAULT_NONE,
+        pool_timeout: Any = BaseRequest.DEFAULT_NONE,
+    ) -> tuple[int, bytes]:
+        code, payload = await super().do_request(
+            url, method, request_data, read_timeout, write_timeout, connect_timeout, pool_timeout
+        )
+        if code == 429:
+            wait = _flood_wait(payload)
+            if wait is not None:
+                raise FloodLimited(f"Flood control exceeded. Retry in {wait:g} seconds", wait)
+        return code, payload
+
+
+def _flood_wait(payload: bytes) -> float | None:
+    try:
+        value = json.loads(payload)["parameters"]["retry_after"]
+    except (ValueError, TypeError, KeyError):
+        return None
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) and value > 0 else None
+
+
 def _retry_after(exc: RetryAfter) -> float:
     value = getattr(exc, "_retry_after", None)
     if isinstance(value, timedelta):
@@ -35,8 +80,8 @@ def _bot(token: str, base_url: str) -> Bot:
     return Bot(
         token,
         base_url=base_url,
-        request=HTTPXRequest(connection_pool_size=16, read_timeout=15),
-        get_updates_request=HTTPXRequest(read_timeout=40),
+        request=_Request(connection_pool_size=16, read_timeout=15),
+        get_updates_request=_Request(read_timeout=40),
     )
 
 
@@ -74,7 +119,7 @@ class TelegramSender(ChannelSender):
     async def send(self, msg: OutboundMessage) -> SendReceipt:
         await self.initialize()
         fits = all(len(b.payload.encode()) <= CALLBACK_LIMIT for b in msg.buttons)
-        text = msg.text if fits else numbered_menu(msg.text, msg.buttons)
+        text = msg.text if fits else numbered_menu(msg.text, msg.buttons, self.menu_hint)
         markup = None
         if msg.buttons and fits:
             markup = InlineKeyboardMarkup(
@@ -98,7 +143,9 @@ class TelegramSender(ChannelSender):
     async def _call(coro: Awaitable[T]) -> T:
         try:
             return await coro
-        except RetryAfter as exc:
+        except FloodLimited as exc:
+            raise SendError(str(exc), reason="rate_limited", retryable=True, retry_after=exc.retry_after) from exc
+        except RetryAfter as exc:  # a Bot built elsewhere (without our request class)
             raise SendError(str(exc), reason="rate_limited", retryable=True, retry_after=_retry_after(exc)) from exc
         except Forbidden as exc:
             raise SendError(str(exc), reason="blocked", retryable=False) from exc

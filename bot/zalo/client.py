@@ -90,7 +90,7 @@ class ZaloOAClient(ChannelSender):
 
     # -- sending ------------------------------------------------------------------------------------------
     async def send(self, msg: OutboundMessage) -> SendReceipt:
-        text = numbered_menu(msg.text, msg.buttons) if msg.buttons else msg.text
+        text = numbered_menu(msg.text, msg.buttons, self.menu_hint) if msg.buttons else msg.text
         ids = []
         for chunk in split_text(text, TEXT_LIMIT):
             body = {"recipient": {"user_id": msg.chat_id}, "message": {"text": chunk}}

@@ -55,7 +55,7 @@ class ZaloBotSender(ChannelSender):
         return body.get("result")
 
     async def send(self, msg: OutboundMessage) -> SendReceipt:
-        text = numbered_menu(msg.text, msg.buttons) if msg.buttons else msg.text
+        text = numbered_menu(msg.text, msg.buttons, self.menu_hint) if msg.buttons else msg.text
         ids = []
         for chunk in split_text(text, TEXT_LIMIT):
             result = await self.call("sendMessage", {"chat_id": msg.chat_id, "text": chunk})

@@ -24,8 +24,8 @@ def test_activation_is_picked_up(tmp_path: Path) -> None:
     store.activate(first.name)
     parser = EngineParser(tmp_path / "models", tmp_path, bootstrap=False)
     parser.CHECK_SECONDS = 0.0
-    assert parser.parse("đường hỏng")["model"] == first.name
+    assert parser.parse("đường hỏng").model == first.name
     second = store.save(*train(EXAMPLES[:-1]))
     assert second.name != first.name
     store.activate(second.name)
-    assert parser.parse("đường hỏng")["model"] == second.name
+    assert parser.parse("đường hỏng").model == second.name

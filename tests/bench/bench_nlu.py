@@ -159,7 +159,7 @@ def main() -> None:
     size_mb = sum(f.stat().st_size for f in Path(path_for_cli).rglob("*") if f.is_file()) / 1e6
     ours = [
         p["intent"]["name"] + (f"/{p['category']['name']}" if p.get("category") else "")
-        for p in engine.parse_many(texts)
+        for p in (r.to_dict() for r in engine.parse_many(texts))
     ]
     ft_pred, ft_s = baseline_fasttext(train_ex, texts)
     ut_pred, ut_s = baseline_underthesea(train_ex, texts)
@@ -192,7 +192,7 @@ def main() -> None:
     print(row("best macro-F1 of the three", best, "gopy", "OK" if best.startswith("gopy") else "MISS"))
 
     located = heldout_locations(args.heldout)
-    parsed = engine.parse_many([t for t, _, _ in located])
+    parsed = [p.to_dict() for p in engine.parse_many([t for t, _, _ in located])]
     prov = [
         (p.get("location") or {}).get("province_code") == g for p, (_, g, _) in zip(parsed, located, strict=True) if g
     ]
@@ -296,7 +296,7 @@ def real_world(engine: NLUEngine, classifier: Any, out: Path) -> None:
     from tests.nlu.test_urgency import EMERGENCIES, NOT_EMERGENCIES
 
     items = load_items()
-    parsed = engine.parse_many([it.text for it in items])
+    parsed = [p.to_dict() for p in engine.parse_many([it.text for it in items])]
     m = measure(parsed, items)
     print(f"\nReal-world held-out ({m['n']} petitions paraphrased from public pages; never trained on)")
     for label, value, target, ok in (

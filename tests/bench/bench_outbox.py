@@ -82,7 +82,7 @@ async def deliver(containers: list[Container], limits: dict[str, float], total: 
     stop = asyncio.Event()
     workers = []
     for c in containers:
-        senders = await c.channel_senders()
+        senders = await c.channels.senders()
         limiter = RateLimiter(
             c.kv.aio,
             telegram_overall=limits["telegram"],

@@ -12,8 +12,11 @@ import pytest
 CHROMIUM = "/usr/bin/chromium"
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
+    """One chromium per test module. Not per session: playwright's sync API keeps an event loop running in the main
+    thread while it is open, and every async test that ran after it would fail ("cannot be called from a running
+    event loop")."""
     if not Path(CHROMIUM).exists():
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail("CI=true requires Debian's chromium at /usr/bin/chromium (apt-get install chromium)")

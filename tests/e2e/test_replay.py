@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import re
-import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from itertools import count
@@ -21,6 +20,7 @@ from backend.config import Settings
 from backend.container import Container
 from backend.db.models import Ticket
 from bot.zalo import expected_signature
+from tests.drain import wait_until_drained
 from tests.fakes.telegram_server import fake_telegram
 from tests.fakes.zalo_server import APP_ID, APP_SECRET, fake_zalo
 
@@ -40,21 +40,20 @@ _ids = count(50_000)
 class Driver:
     """Sends a line on one channel and returns the bot's answers to it."""
 
-    def __init__(self, send: Callable[[str], None], outbox: Callable[[], list[str]]) -> None:
-        self._send, self._outbox = send, outbox
+    def __init__(
+        self, send: Callable[[str], None], outbox: Callable[[], list[str]], settle: Callable[[], None]
+    ) -> None:
+        self._send, self._outbox, self._settle = send, outbox, settle
 
     def say(self, text: str, expect: str) -> list[str]:
         """``expect`` may list alternatives separated by ``|``."""
         before = len(self._outbox())
         self._send(text)
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            new = self._outbox()[before:]
-            if any(e in t for t in new for e in expect.split("|")):
-                time.sleep(0.2)
-                return self._outbox()[before:]
-            time.sleep(0.05)
-        raise AssertionError(f"{text!r}: no answer containing {expect!r}; got {self._outbox()[before:]!r}")
+        self._settle()  # the message processed and every reply to it delivered
+        new = self._outbox()[before:]
+        if any(e in t for t in new for e in expect.split("|")):
+            return new
+        raise AssertionError(f"{text!r}: no answer containing {expect!r}; got {new!r}")
 
 
 @pytest.fixture(params=["webchat", "telegram", "zalo"])
@@ -129,10 +128,13 @@ def driver(
             )
             assert r.status_code == 200, r.text
 
+        def settle() -> None:
+            wait_until_drained(container, seconds=20)
+
         drivers = {
-            "webchat": Driver(web_send, lambda: list(web)),
-            "telegram": Driver(tg_send, lambda: [c["text"] for c in tg.sent()]),
-            "zalo": Driver(zalo_send, lambda: zl.texts()),
+            "webchat": Driver(web_send, lambda: list(web), settle),
+            "telegram": Driver(tg_send, lambda: [c["text"] for c in tg.sent()], settle),
+            "zalo": Driver(zalo_send, lambda: zl.texts(), settle),
         }
         yield drivers[channel], container
         container.close()

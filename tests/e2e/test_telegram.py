@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,6 +15,7 @@ from backend.app import create_app
 from backend.config import Settings
 from backend.container import Container
 from backend.db.models import Citizen, Message, Ticket
+from tests.drain import wait_until_drained
 from tests.fakes.telegram_server import FakeTelegram, fake_telegram
 from tests.liveserver import wait_for
 
@@ -131,19 +131,19 @@ def test_redelivered_update_is_processed_once(tg: tuple[TestClient, Container, F
     assert post(client, body).json()["outcome"] == "accepted"
     assert post(client, body).json()["outcome"] == "duplicate"
     wait_for(lambda: len(fake.sent()) >= 2)
-    time.sleep(0.5)
+    wait_until_drained(container)  # every reply delivered: nothing more can arrive, so the counts are final
     with container.scope() as s:
         assert s.scalar(select(func.count()).select_from(Message).where(Message.direction == "in")) == 1
     assert len([t for t in texts(fake) if "13/2023" in t]) == 1
 
 
 def test_flood_limits_and_errors_still_deliver_exactly_once(tg: tuple[TestClient, Container, FakeTelegram]) -> None:
-    client, _container, fake = tg
+    client, container, fake = tg
     fake.fail("sendMessage", 429, times=2, retry_after=1)
     fake.fail("sendMessage", 502, times=2)
     post(client, update("xin chào", chat=999))
     wait_for(lambda: len([t for t in texts(fake) if "13/2023" in t]) >= 1, seconds=30)
-    time.sleep(1.0)
+    wait_until_drained(container)
     delivered = [t for t in texts(fake) if t.startswith("Xin chào Ông/Bà")]
     assert len(delivered) == 1  # the greeting, once, after four failed attempts
     assert fake.attempts() >= len(texts(fake)) + 4

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import re
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,7 @@ from backend.container import Container
 from backend.db.models import Citizen, Credential, Message, Official, Ticket, TicketEvent
 from backend.services.security import hash_password
 from bot.zalo import expected_signature
+from tests.drain import wait_until_drained
 from tests.fakes.zalo_server import APP_ID, APP_SECRET, FakeZalo, fake_zalo
 from tests.liveserver import wait_for
 
@@ -129,7 +129,7 @@ def test_redelivered_event_is_processed_once(zl: tuple[TestClient, Container, Fa
     assert post(client, body).json()["outcome"] == "accepted"
     assert post(client, body).json()["outcome"] == "duplicate"
     wait_for(lambda: len(fake.texts("555")) >= 2)
-    time.sleep(0.5)
+    wait_until_drained(container)  # every reply delivered: nothing more can arrive, so the counts are final
     with container.scope() as s:
         assert s.scalar(select(func.count()).select_from(Message).where(Message.direction == "in")) == 1
     assert len([t for t in fake.texts("555") if "13/2023" in t]) == 1
@@ -158,11 +158,11 @@ def test_expired_token_is_refreshed_once_with_several_workers(zl: tuple[TestClie
 
 
 def test_5xx_for_a_while_still_delivers_exactly_once(zl: tuple[TestClient, Container, FakeZalo]) -> None:
-    client, _, fake = zl
+    client, container, fake = zl
     fake.fail(502, times=3)
     post(client, event("xin chào", user="777"))
     wait_for(lambda: any("13/2023" in t for t in fake.texts("777")), seconds=30)
-    time.sleep(0.8)
+    wait_until_drained(container)
     assert len([t for t in fake.texts("777") if t.startswith("Xin chào Ông/Bà")]) == 1
     assert fake.cs_attempts >= len(fake.texts()) + 3
 

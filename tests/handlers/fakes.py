@@ -10,10 +10,10 @@ from typing import Any
 
 from bot.messages import Attachment, GeoPoint
 from handlers.ports import CitizenRef, Parser, StateStore, TicketDraft, TicketError, TicketService, TicketSummary
-from nlu.gazetteer import fold, load_gazetteer
+from nlu.gazetteer import load_gazetteer
 from nlu.location import LocationExtractor
-
-OPEN = {"moi", "da_tiep_nhan", "dang_xu_ly", "da_chuyen", "can_bo_sung"}
+from nlu.result import Candidate, Label, Location, ParseResult
+from nlu.vocab import FEEDBACK_INTENT, MOI, NGOAI_PHAM_VI, OPEN_STATUSES, TU_CHOI, URGENT_CATEGORY, fold_chars
 
 
 class MemoryStates(StateStore):
@@ -55,10 +55,10 @@ class KeywordParser(Parser):
         self.locations = LocationExtractor(load_gazetteer())
         self.calls: list[str] = []
 
-    def parse(self, text: str) -> dict[str, Any]:
+    def parse(self, text: str) -> ParseResult:
         self.calls.append(text)
-        words = f" {fold(text)} "
-        intent, confidence = "ngoai_pham_vi", 0.6
+        words = f" {fold_chars(text)} "
+        intent, confidence = NGOAI_PHAM_VI, 0.6
         for name, keys in self.INTENTS:
             if any(f" {k} " in words for k in keys):
                 intent, confidence = name, 0.95
@@ -66,31 +66,29 @@ class KeywordParser(Parser):
         category = None
         for name, keys in self.CATEGORIES:
             if any(f" {k} " in words for k in keys):
-                category = {"name": name, "confidence": 0.4 if "hinh nhu" in words else 0.9}
-                if intent == "ngoai_pham_vi":
-                    intent, confidence = "gui_phan_anh", 0.9
+                category = Label(name, 0.4 if "hinh nhu" in words else 0.9)
+                if intent == NGOAI_PHAM_VI:
+                    intent, confidence = FEEDBACK_INTENT, 0.9
                 break
-        if intent == "ngoai_pham_vi" and len(words.split()) > 6:
-            intent, confidence, category = "gui_phan_anh", 0.8, {"name": "khac", "confidence": 0.3}
+        if intent == NGOAI_PHAM_VI and len(words.split()) > 6:
+            intent, confidence, category = FEEDBACK_INTENT, 0.8, Label("khac", 0.3)
         match = self.locations.extract(text)
         location = None
         if match is not None:
-            location = {
-                "province_code": match.province.code if match.province else None,
-                "commune_code": match.commune.code if match.commune else None,
-                "text": match.matched_text,
-                "candidates": [{"code": c.code} for c in match.candidates],
-            }
-        ranking = [category] if category else []
-        return {
-            "text": text,
-            "intent": {"name": intent, "confidence": confidence},
-            "entities": [],
-            "category": category if intent == "gui_phan_anh" else None,
-            "category_ranking": ranking,
-            "location": location,
-            "urgent": bool(category and category["name"] == "thien_tai_khan_cap"),
-        }
+            location = Location(
+                province_code=match.province.code if match.province else None,
+                commune_code=match.commune.code if match.commune else None,
+                text=match.matched_text,
+                candidates=tuple(Candidate(c.code) for c in match.candidates),
+            )
+        return ParseResult(
+            text=text,
+            intent=Label(intent, confidence),
+            category=category if intent == FEEDBACK_INTENT else None,
+            category_ranking=(category,) if category else (),
+            location=location,
+            urgent=bool(category and category.name == URGENT_CATEGORY),
+        )
 
 
 class FakeTickets(TicketService):
@@ -132,7 +130,7 @@ class FakeTickets(TicketService):
         now = self.clock()
         self.tickets[code] = {
             "owner": citizen.id,
-            "status": "moi",
+            "status": MOI,
             "draft": draft,
             "unit": unit,
             "created": now,
@@ -160,7 +158,7 @@ class FakeTickets(TicketService):
     ) -> TicketSummary:
         if self.get_mine(citizen, code) is None:
             raise TicketError("not_found")
-        if self.tickets[code]["status"] not in OPEN:
+        if self.tickets[code]["status"] not in OPEN_STATUSES:
             raise TicketError("closed")
         self.tickets[code]["info"].append(text)
         return self._summary(code)
@@ -168,9 +166,9 @@ class FakeTickets(TicketService):
     def withdraw(self, citizen: CitizenRef, code: str, reason: str | None) -> TicketSummary:
         if self.get_mine(citizen, code) is None:
             raise TicketError("not_found")
-        if self.tickets[code]["status"] not in OPEN:
+        if self.tickets[code]["status"] not in OPEN_STATUSES:
             raise TicketError("closed")
-        self.tickets[code].update(status="tu_choi", withdraw_reason=reason)
+        self.tickets[code].update(status=TU_CHOI, withdraw_reason=reason)
         return self._summary(code)
 
     def rate(self, citizen: CitizenRef, code: str, stars: int, comment: str | None) -> TicketSummary:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from handlers.conversation import QUESTION_STATES, TRANSITIONS
+from handlers.state import QUESTION_STATES, TRANSITIONS
 
 DOC = Path(__file__).resolve().parents[2] / "handlers" / "conversation.md"
 EDGE = re.compile(r"^\s*(\w+)\s*-->\s*(\w+)")

@@ -13,7 +13,8 @@ import pytest
 
 from bot.messages import InboundMessage
 from handlers.conversation import Conversation
-from handlers.ports import MAX_TEXT, CitizenRef, TicketDraft, Turn
+from handlers.ports import CitizenRef, TicketDraft, Turn
+from nlu.vocab import MAX_TEXT
 from tests.handlers.fakes import Clock, FakeTickets, KeywordParser, MemoryStates
 from tests.handlers.test_conversation import TEXTS
 
@@ -157,8 +158,11 @@ def test_over_the_hourly_ticket_limit_the_citizen_is_asked_to_wait(script: Scrip
     assert "PA-TEST-0001" in script.said(script.turn("1"))
 
 
-def test_the_ticket_text_limit_is_the_apis(script: Script) -> None:
+def test_the_ticket_text_limit_is_one_limit(script: Script) -> None:
+    """The chat, the JSON API and the console share the vocabulary's limit; no setting can set them apart."""
     from backend.api.schemas import MAX_TEXT as API_MAX_TEXT
     from backend.config import Settings
+    from nlu import vocab
 
-    assert MAX_TEXT == API_MAX_TEXT == Settings(_env_file=None).max_text_length
+    assert MAX_TEXT == API_MAX_TEXT == vocab.MAX_TEXT == 4000
+    assert not any("text_length" in name for name in Settings.model_fields)

@@ -1,17 +1,23 @@
 """gopy nlu train / models / activate / evaluate / parse, and the Rasa YAML loader's errors, on a small label set
-(the engine serves any Rasa data set, not only ours)."""
+(the engine serves any Rasa data set, not only ours); the commands read gopy's settings (model store, data, .env);
+the model records the library versions it was trained with."""
 
 from __future__ import annotations
 
 import json
+import logging
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
+from backend.cli import app as gopy
+from backend.config import get_settings
 from nlu.cli import app
 from nlu.rasa_data import NluDataError, load_examples
-from nlu.store import ModelStore, ModelStoreError
+from nlu.store import ModelStore, ModelStoreError, ensure_active_model, library_versions, load_model, train
 
 DATA = """version: "3.1"
 nlu:
@@ -43,15 +49,32 @@ nlu:
 
 
 @pytest.fixture
-def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    for name in ("GOPY_VAR_DIR", "GOPY_DATA_DIR", "GOPY_DATABASE_URL"):
+        monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("GOPY_MODEL_DIR", str(tmp_path / "models"))
+    monkeypatch.setenv("GOPY_BOOTSTRAP_MODEL", "false")  # these tests train their own models
     monkeypatch.chdir(tmp_path)
     (tmp_path / "train.yml").write_text(DATA, encoding="utf-8")
-    return tmp_path
+    get_settings.cache_clear()
+    yield tmp_path
+    get_settings.cache_clear()
+
+
+def gopy_nlu(*args: str, stdin: str | None = None) -> Result:
+    get_settings.cache_clear()  # each command is a new process: it reads the environment and .env afresh
+    return CliRunner().invoke(gopy, ["nlu", *args], input=stdin)
+
+
+def invoke(*args: str, stdin: str | None = None) -> tuple[int, str, str]:
+    """`gopy nlu ARGS`: exit code, standard output, standard error."""
+    result = gopy_nlu(*args, stdin=stdin)
+    return result.exit_code, result.stdout, result.stderr
 
 
 def run(*args: str, stdin: str | None = None) -> tuple[int, str]:
-    result = CliRunner().invoke(app, list(args), input=stdin)
+    """`gopy nlu ARGS`: exit code and both outputs as they came."""
+    result = gopy_nlu(*args, stdin=stdin)
     return result.exit_code, result.output
 
 
@@ -149,7 +172,7 @@ def _still_serving(store: ModelStore, version: str) -> None:
 
     assert store.active_version() == version
     assert (store.root / "ACTIVE").read_text(encoding="utf-8").strip() == version
-    assert NLUEngine.load(store.active_path()).parse("one big pizza please")["model"] == version
+    assert NLUEngine.load(store.active_path()).parse("one big pizza please").model == version
 
 
 @pytest.mark.parametrize("where", ["traversal", "absolute", "sibling"])
@@ -192,3 +215,114 @@ def test_activate_refuses_a_symlink_leading_out_of_the_store(env: Path) -> None:
     code, out = run("activate", "20990101-000000-linked")
     assert code == 2 and "model store" in " ".join(out.split()), out
     _still_serving(store, version)
+
+
+# -- the same settings as `gopy serve` ------------------------------------------------------------------------------
+def small_data_dir(root: Path) -> Path:
+    """A data directory of the bundled layout (GOPY_DATA_DIR) whose NLU data is the small label set above."""
+    (root / "nlu" / "seed").mkdir(parents=True)
+    (root / "nlu" / "seed" / "train.yml").write_text(DATA, encoding="utf-8")
+    (root / "nlu" / "test").mkdir()
+    (root / "nlu" / "test" / "heldout.yml").write_text(DATA, encoding="utf-8")  # never trained on
+    return root
+
+
+def test_parse_on_a_fresh_install_trains_the_default_model_once_and_says_so_on_stderr(
+    env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("GOPY_BOOTSTRAP_MODEL")
+    monkeypatch.setenv("GOPY_DATA_DIR", str(small_data_dir(env / "mydata")))
+    code, out, err = invoke("parse", "one big pizza please")
+    assert code == 0, err
+    assert json.loads(out)["intent"]["name"] == "order"
+    assert "training the default model" in " ".join(err.split()) and str(env / "mydata") in err.replace("\n", "")
+    store = ModelStore(env / "models")
+    [trained] = store.versions()
+    assert trained.active and trained.metadata["labels"] == {"greet": 6, "order/pizza": 6, "weather": 6}
+
+    code, out, err = invoke("parse", "will it rain tomorrow")  # the second time it just answers
+    assert code == 0 and json.loads(out)["model"] == trained.version and err == ""
+    assert len(store.versions()) == 1
+
+
+def test_parse_without_bootstrap_still_asks_for_an_active_model(env: Path) -> None:
+    code, out, err = invoke("parse", "hello")
+    assert code == 2 and "no active model" in err and out == ""
+    assert not (env / "models").exists() or ModelStore(env / "models").versions() == []
+
+
+def test_nlu_commands_read_the_var_dir_and_data_dir_from_dotenv_like_serve(
+    env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("GOPY_MODEL_DIR")
+    data = small_data_dir(env / "mydata")
+    (env / ".env").write_text(f"GOPY_VAR_DIR=state\nGOPY_DATA_DIR={data}\n", encoding="utf-8")
+    code, out, err = invoke("train")  # no --data: the training folders of GOPY_DATA_DIR
+    assert code == 0, err
+    version = out.strip()
+    assert (env / "state" / "models" / version / "model.joblib").is_file()
+    assert get_settings().model_dir == env / "state" / "models"  # the directory `gopy serve` uses
+    assert invoke("activate", version)[0] == 0
+    code, out, _ = invoke("models")
+    assert code == 0 and f"active: {version}" in out
+
+    monkeypatch.chdir(env / "mydata")  # elsewhere (no .env there): another store, explicitly named
+    monkeypatch.setenv("GOPY_VAR_DIR", str(env / "state"))
+    code, out, _ = invoke("models")
+    assert f"active: {version}" in out
+
+
+def test_evaluate_defaults_to_the_held_out_folder_of_the_data_dir(env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GOPY_DATA_DIR", str(small_data_dir(env / "mydata")))
+    version = run("train")[1].strip().splitlines()[-1]
+    code, out, err = invoke("evaluate", "--model", version, "--json", "--report-dir", "rep")
+    assert code == 0, err
+    assert json.loads(out)["labels"]["greet"]["support"] == 6
+
+
+def test_the_nlu_app_outside_gopy_says_how_to_run_it(env: Path) -> None:
+    result = CliRunner().invoke(app, ["models"])
+    assert result.exit_code == 2 and "gopy nlu" in result.output
+
+
+def test_two_processes_bootstrapping_at_once_train_one_model(env: Path) -> None:
+    data = small_data_dir(env / "mydata")
+    store = ModelStore(env / "models")
+    trained: list[str | None] = []
+    workers = [threading.Thread(target=lambda: trained.append(ensure_active_model(store, data))) for _ in range(3)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    assert len(store.versions()) == 1 and trained.count(None) == 2 and store.active_version() in trained
+
+
+# -- library versions ---------------------------------------------------------------------------------------------
+def test_metadata_records_library_versions_and_loading_warns_on_a_mismatch(
+    env: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = ModelStore(env / "models").save(*train(load_examples([env / "train.yml"])))
+    meta = json.loads((path / "metadata.json").read_text(encoding="utf-8"))
+    assert meta["libraries"] == library_versions()
+    assert {"python", "scikit-learn", "numpy", "underthesea"} <= set(meta["libraries"])
+    with caplog.at_level(logging.WARNING, logger="nlu.store"):
+        load_model(path)
+    assert caplog.records == []  # trained here: nothing to say
+
+    meta["libraries"]["scikit-learn"] = "0.24.2"
+    (path / "metadata.json").write_text(json.dumps(meta), encoding="utf-8")
+    with caplog.at_level(logging.WARNING, logger="nlu.store"):
+        classifier, _ = load_model(path)  # still loads: a warning, not a refusal
+    [record] = caplog.records
+    assert "scikit-learn 0.24.2 → " in record.getMessage() and "gopy nlu train" in record.getMessage()
+    assert classifier.predict("one big pizza please")
+
+
+def test_a_model_without_recorded_versions_warns(env: Path, caplog: pytest.LogCaptureFixture) -> None:
+    path = ModelStore(env / "models").save(*train(load_examples([env / "train.yml"])))
+    meta = json.loads((path / "metadata.json").read_text(encoding="utf-8"))
+    del meta["libraries"]
+    (path / "metadata.json").write_text(json.dumps(meta), encoding="utf-8")
+    with caplog.at_level(logging.WARNING, logger="nlu.store"):
+        load_model(path)
+    assert "not recorded" in caplog.text

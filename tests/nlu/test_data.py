@@ -5,38 +5,13 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
+from nlu import vocab
 from nlu.cli import DEFAULT_DATA
 from nlu.rasa_data import load_examples
 
 ROOT = Path(__file__).resolve().parents[2]
-CATEGORIES = {
-    "dat_dai",
-    "moi_truong",
-    "ha_tang",
-    "an_sinh",
-    "y_te",
-    "giao_duc",
-    "an_ninh_trat_tu",
-    "can_bo_tham_nhung",
-    "thu_tuc_hanh_chinh",
-    "kinh_te_viec_lam",
-    "thien_tai_khan_cap",
-    "chinh_sach_phap_luat",
-    "khen_ngoi",
-    "khac",
-}
-INTENTS = {
-    "chao_hoi",
-    "tra_cuu_trang_thai",
-    "bo_sung_thong_tin",
-    "danh_gia",
-    "huy",
-    "tro_giup",
-    "cam_on",
-    "dong_y",
-    "tu_choi",
-    "ngoai_pham_vi",
-}
+CATEGORIES = set(vocab.CATEGORIES)
+INTENTS = set(vocab.INTENTS) - {vocab.FEEDBACK_INTENT}  # feedback is labelled with its category
 TRAIN = load_examples([ROOT / p for p in DEFAULT_DATA])
 HELDOUT = load_examples([ROOT / "data" / "nlu" / "test" / "heldout.yml"])
 

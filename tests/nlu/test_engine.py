@@ -16,7 +16,7 @@ def engine(trained_model_dir: Path) -> NLUEngine:
 
 
 def test_output_shape(engine: NLUEngine) -> None:
-    p = engine.parse("Đường ở phường Bến Nghé, quận 1 ngập nặng, gọi tôi 0912345678")
+    p = engine.parse("Đường ở phường Bến Nghé, quận 1 ngập nặng, gọi tôi 0912345678").to_dict()
     assert set(p) >= {"text", "intent", "intent_ranking", "entities", "category", "location", "urgent", "model"}
     assert p["intent"]["name"] == "gui_phan_anh" and 0 < p["intent"]["confidence"] <= 1
     assert p["intent_ranking"][0]["name"] == "gui_phan_anh"
@@ -38,14 +38,14 @@ def test_output_shape(engine: NLUEngine) -> None:
     ],
 )
 def test_dialogue_acts(engine: NLUEngine, text: str, intent: str) -> None:
-    assert engine.parse(text)["intent"]["name"] == intent
+    assert engine.parse(text).intent.name == intent
 
 
 def test_urgent_and_without_diacritics(engine: NLUEngine) -> None:
     p = engine.parse("cuu voi nuoc lu dang len ngap het nha o xa minh roi")
-    assert p["urgent"] is True
+    assert p.urgent is True
     plain = engine.parse("rac thai do trom ben song boc mui hoi thoi")
-    assert plain["intent"]["name"] == "gui_phan_anh" and plain["category"]["name"] == "moi_truong"
+    assert plain.intent.name == "gui_phan_anh" and plain.category and plain.category.name == "moi_truong"
 
 
 def test_input_is_nfc_normalised(engine: NLUEngine) -> None:
@@ -53,10 +53,10 @@ def test_input_is_nfc_normalised(engine: NLUEngine) -> None:
 
     text = "Đường ở phường Hoàn Kiếm, Hà Nội bị sụt lún"
     a, b = engine.parse(text), engine.parse(unicodedata.normalize("NFD", text))
-    assert a["text"] == b["text"] and a["intent"] == b["intent"] and a["location"] == b["location"]
+    assert a.text == b.text and a.intent == b.intent and a.location == b.location
 
 
 def test_empty_and_odd_input_never_crash(engine: NLUEngine) -> None:
     for text in ("", "   ", "😀😀", "a" * 5000, "\x00"):
         p = engine.parse(text)
-        assert p["intent"]["name"]
+        assert p.intent.name

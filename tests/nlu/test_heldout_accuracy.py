@@ -23,7 +23,7 @@ def engine(trained_model_dir: Path) -> NLUEngine:
 
 def test_real_world_heldout_meets_the_targets(engine: NLUEngine) -> None:
     items = load_items()
-    parsed = engine.parse_many([it.text for it in items])
+    parsed = [p.to_dict() for p in engine.parse_many([it.text for it in items])]
     m = measure(parsed, items)
     report = "\n".join(errors(parsed, items))
     assert m["intent_acc"] >= 0.97, report
@@ -36,7 +36,7 @@ def test_real_world_heldout_meets_the_targets(engine: NLUEngine) -> None:
 
 def test_team_heldout_keeps_its_targets(engine: NLUEngine) -> None:
     examples = load_examples([TEAM_HELDOUT])
-    parsed = engine.parse_many([e.text for e in examples])
+    parsed = [p.to_dict() for p in engine.parse_many([e.text for e in examples])]
     intent = sum(p["intent"]["name"] == e.intent for p, e in zip(parsed, examples, strict=True)) / len(examples)
     cats = [(p, e) for p, e in zip(parsed, examples, strict=True) if e.category]
     category = sum((p.get("category") or {}).get("name") == e.category for p, e in cats) / len(cats)
@@ -56,7 +56,7 @@ def test_boundaries_real_text_blurs(engine: NLUEngine) -> None:
         "Công ty nợ lương công nhân 3 tháng nay chưa trả": "kinh_te_viec_lam",
         "Công ty không đóng bảo hiểm xã hội cho người lao động, tôi không chốt được sổ": "an_sinh",
     }
-    parsed = engine.parse_many(list(cases))
+    parsed = [p.to_dict() for p in engine.parse_many(list(cases))]
     got = {t: (p.get("category") or {}).get("name") for t, p in zip(cases, parsed, strict=True)}
     wrong = {t: (want, got[t]) for t, want in cases.items() if got[t] != want}
     assert len(wrong) <= 1, wrong

@@ -15,4 +15,4 @@ router = APIRouter(prefix="/api/nlu", tags=["nlu"])
 @router.post("/parse")
 def parse(body: NLUParseIn, container: ContainerDep) -> dict[str, Any]:
     """Rasa-compatible parse of one message, plus gopy's category, location and urgency."""
-    return container.parser.parse(body.text)
+    return container.parser.parse(body.text).to_dict()

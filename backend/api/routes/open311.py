@@ -43,10 +43,11 @@ from backend.services.intake import get_or_create_citizen
 from backend.services.tickets import unit_subtree
 from bot.messages import GeoPoint, InboundMessage
 from handlers.ports import TicketDraft
+from nlu.vocab import FEEDBACK_INTENT, MAX_TEXT, URGENT_CATEGORY
 
 router = APIRouter(prefix="/open311/v2", tags=["open311"])
 
-MAX_DESCRIPTION = 4000
+MAX_DESCRIPTION = MAX_TEXT
 CLOSED = (st.DA_DONG, st.TU_CHOI, st.DA_TRA_LOI)
 KEY_HEADER = "X-Api-Key"
 NOT_FOUND = [{"code": 404, "description": "service_request_id not found"}]
@@ -265,10 +266,9 @@ def _create_sync(container: ContainerDep, form: dict[str, str]) -> list[dict[str
                 raise _error(400, "lat/long out of range")
         address = unicodedata.normalize("NFC", form.get("address_string", "")).strip()
         parsed = container.parser.parse(f"{description}\n{address}" if address else description)
-        loc = parsed.get("location") or {}
+        loc = parsed.location
         if address:
-            addr_loc = container.parser.parse(address).get("location") or {}
-            loc = addr_loc or loc
+            loc = container.parser.parse(address).location or loc
         who = form.get("account_id") or form.get("device_id") or form.get("email") or secrets.token_hex(8)
         name = " ".join(x for x in (form.get("first_name"), form.get("last_name")) if x) or None
         citizen = get_or_create_citizen(
@@ -279,17 +279,17 @@ def _create_sync(container: ContainerDep, form: dict[str, str]) -> list[dict[str
         )
         draft = TicketDraft(
             text=description,
-            intent="gui_phan_anh",
+            intent=FEEDBACK_INTENT,
             intent_confidence=1.0,
             category=service_code,
             category_confidence=1.0,
-            province_code=loc.get("province_code"),
-            commune_code=loc.get("commune_code"),
+            province_code=loc.province_code if loc else None,
+            commune_code=loc.commune_code if loc else None,
             location_text=address or None,
             geo=geo,
-            urgent=bool(parsed.get("urgent")) or service_code == "thien_tai_khan_cap",
+            urgent=parsed.urgent or service_code == URGENT_CATEGORY,
             phone=form.get("phone") or None,
-            nlu=parsed,
+            nlu=parsed.to_dict(),
         )
         ticket = container.ops.file(session, citizen, draft)
         session.commit()

@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-import asyncio
-import hashlib
 import json
 import logging
 import re
-from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import JSONResponse
 
-from backend.api.deps import ContainerDep
-from backend.container import Container
+from backend.api.deps import ChannelsDep
 from bot.base import InboundResult
+from bot.registry import Channel, WebhookRefused
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/webhooks", tags=["webhooks"])
@@ -83,80 +80,32 @@ def _parse(raw: bytes) -> dict[str, Any]:
     return cleaned
 
 
-async def _body(request: Request) -> tuple[bytes, dict[str, Any]]:
-    raw = await _read(request)
-    return raw, _parse(raw)
-
-
-def _parsed(parse: Callable[[dict[str, Any]], InboundResult], data: dict[str, Any], channel: str) -> InboundResult:
+def _parsed(channel: Channel[Any], data: dict[str, Any]) -> InboundResult:
     """The adapters give every odd payload a defined outcome; this is the net under them."""
     try:
-        return parse(data)
+        return channel.parse(data)
     except Exception:
-        log.warning("%s update could not be parsed; ignored", channel, exc_info=True)
+        log.warning("%s update could not be parsed; ignored", channel.name, exc_info=True)
         return InboundResult(None, "ignored:malformed")
 
 
-async def _accept(container: Container, channel: str, raw: bytes, result: InboundResult) -> JSONResponse:
-    """Store the event (idempotently) and acknowledge; ignored events are recorded (digest and outcome only,
-    never their content), never processed."""
-    if result.message is None:
-        digest = hashlib.sha256(raw).hexdigest()[:32]
-        await asyncio.to_thread(container.record_ignored, channel, digest, result.outcome)
-        return JSONResponse({"ok": True, "outcome": result.outcome})
-    stored = await asyncio.to_thread(container.intake.store, result.message)
-    if not stored.duplicate:
-        container.wake_inbound()
-    return JSONResponse({"ok": True, "outcome": "duplicate" if stored.duplicate else result.outcome})
-
-
-@router.post("/telegram")
-async def telegram(request: Request, container: ContainerDep) -> JSONResponse:
-    from bot.telegram import parse_update, verify_secret
-
-    settings = container.settings
-    if not settings.telegram_token:
-        raise HTTPException(404, "Telegram is not configured")
-    if not verify_secret(request.headers.get("X-Telegram-Bot-Api-Secret-Token"), settings.telegram_secret):
-        raise HTTPException(403, "wrong secret token")
-    raw, data = await _body(request)
-    result = _parsed(parse_update, data, "telegram")
-    response = await _accept(container, "telegram", raw, result)
-    callback_id = getattr(result, "callback_query_id", None)
-    if callback_id:
-        container.spawn(container.answer_telegram_callback(callback_id))
-    return response
-
-
-@router.post("/zalo")
-async def zalo(request: Request, container: ContainerDep) -> JSONResponse:
-    from bot.zalo import parse_event, verify_signature
-
-    settings = container.settings
-    if not settings.zalo_oa_secret:
-        raise HTTPException(404, "Zalo OA is not configured")
-    raw = await _read(request)
-    signature = request.headers.get("X-ZEvent-Signature")
-    if not signature:
-        raise HTTPException(401, "missing X-ZEvent-Signature")
-    _check_shape(raw)  # the signature check parses the body: refuse deep nesting first
+@router.post("/{name}")
+async def webhook(name: str, request: Request, channels: ChannelsDep) -> JSONResponse:
+    """A platform's webhook (``telegram``, ``zalo``, ``zalobot``: every channel of the registry in bot/registry.py):
+    checked, stored once and acknowledged at once; the intake worker processes it afterwards."""
+    channel = channels.get(name)
+    if channel is None:
+        raise HTTPException(404, "Not Found")
+    if not channel.configured:
+        raise HTTPException(404, f"{channel.title} is not configured")
     try:
-        ok = verify_signature(raw, signature, settings.zalo_oa_secret, request.headers.get("X-ZEvent-Timestamp"))
-    except (ValueError, RecursionError):
-        ok = False
-    if not ok:
-        raise HTTPException(401, "invalid X-ZEvent-Signature")
-    return await _accept(container, "zalo", raw, _parsed(parse_event, _parse(raw), "zalo"))
-
-
-@router.post("/zalobot")
-async def zalobot(request: Request, container: ContainerDep) -> JSONResponse:
-    from bot.zalobot import parse_update, verify_secret
-
-    settings = container.settings
-    if not settings.zalobot_token:
-        raise HTTPException(404, "Zalo Bot is not configured")
-    if not verify_secret(request.headers.get("X-Bot-Api-Secret-Token"), settings.zalobot_secret):
-        raise HTTPException(403, "wrong secret token")
-    raw, data = await _body(request)
-    return await _accept(container, "zalobot", raw, _parsed(parse_update, data, "zalobot"))
+        channel.check_headers(request.headers)  # before reading the body: a stranger's request costs nothing
+        raw = await _read(request)
+        _check_shape(raw)  # signature checks parse the body: refuse deep nesting first
+        channel.verify(request.headers, raw)
+    except WebhookRefused as exc:
+        raise HTTPException(exc.status, exc.detail) from None
+    result = _parsed(channel, _parse(raw))
+    outcome = await channels.accept(channel.name, raw, result)
+    channels.spawn(channel.after_accept(result, channels))
+    return JSONResponse({"ok": True, "outcome": outcome})

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import pytest
 from fastapi.testclient import TestClient
@@ -17,6 +17,7 @@ from backend.db.migrate import upgrade
 from backend.db.models import Official, OrgUnit
 from backend.services.security import hash_password
 from handlers.ports import Parser
+from nlu.result import ParseResult
 
 UNITS = [
     ("TW", "Ủy ban Trung ương MTTQ Việt Nam", "central", None),
@@ -37,7 +38,7 @@ class KeywordParser(Parser):
         "hà nội": ("01", None),
     }
 
-    def parse(self, text: str) -> dict[str, Any]:
+    def parse(self, text: str) -> ParseResult:
         low = text.lower()
         loc = None
         for name, (province, commune) in self.PLACES.items():
@@ -52,17 +53,19 @@ class KeywordParser(Parser):
                 }
                 break
         urgent = "cháy" in low or "lũ" in low
-        return {
-            "text": text,
-            "intent": {"name": "gui_phan_anh", "confidence": 0.9},
-            "intent_ranking": [],
-            "entities": [],
-            "category": {"name": "ha_tang", "confidence": 0.8},
-            "location": loc,
-            "urgent": urgent,
-            "low_confidence": False,
-            "model": "keyword-test",
-        }
+        return ParseResult.from_dict(
+            {
+                "text": text,
+                "intent": {"name": "gui_phan_anh", "confidence": 0.9},
+                "intent_ranking": [],
+                "entities": [],
+                "category": {"name": "ha_tang", "confidence": 0.8},
+                "location": loc,
+                "urgent": urgent,
+                "low_confidence": False,
+                "model": "keyword-test",
+            }
+        )
 
 
 class RecordingTexts:

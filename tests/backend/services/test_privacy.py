@@ -45,6 +45,7 @@ from backend.services.state import RedisStateStore
 from backend.workers.outbox import claim
 from bot.messages import Attachment, GeoPoint, InboundMessage
 from handlers.ports import CitizenRef, Parser, TicketDraft
+from nlu.result import ParseResult
 
 UNITS = [
     ("TW", "Ủy ban Trung ương MTTQ Việt Nam", "central", None),
@@ -68,7 +69,7 @@ class PhoneParser(Parser):
 
     PLACES: ClassVar[dict[str, tuple[str, str | None]]] = {"hoàn kiếm": ("01", "00070"), "sài gòn": ("79", "26734")}
 
-    def parse(self, text: str) -> dict[str, Any]:
+    def parse(self, text: str) -> ParseResult:
         low = text.lower()
         loc: dict[str, Any] | None = None
         for name, (province, commune) in self.PLACES.items():
@@ -76,17 +77,19 @@ class PhoneParser(Parser):
                 loc = {"province_code": province, "commune_code": commune, "text": name, "candidates": []}
                 break
         phones = [{"entity": "phone", "value": m.group(0)} for m in re.finditer(r"0\d{9}", text)]
-        return {
-            "text": text,
-            "intent": {"name": "gui_phan_anh", "confidence": 0.9},
-            "intent_ranking": [],
-            "entities": phones,
-            "category": {"name": "ha_tang", "confidence": 0.8},
-            "location": loc,
-            "urgent": False,
-            "low_confidence": False,
-            "model": "phone-test",
-        }
+        return ParseResult.from_dict(
+            {
+                "text": text,
+                "intent": {"name": "gui_phan_anh", "confidence": 0.9},
+                "intent_ranking": [],
+                "entities": phones,
+                "category": {"name": "ha_tang", "confidence": 0.8},
+                "location": loc,
+                "urgent": False,
+                "low_confidence": False,
+                "model": "phone-test",
+            }
+        )
 
 
 @dataclass
@@ -199,7 +202,7 @@ def stored_text(world: World) -> list[tuple[str, str, str]]:
                     text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
                     found.append((f"{table.name}.{col.name}", str(dict(row))[:80], text))
     kv = world.container.kv.sync
-    for key in kv.scan_iter("*"):
+    for key in kv.scan_iter(world.container.kv.key("*")):
         found.append(("redis key", key, key))
         if kv.type(key) == "string":
             found.append(("redis value", key, str(kv.get(key))))
@@ -250,7 +253,10 @@ def test_erase_leaves_no_trace_and_keeps_statistics(world: World, cli_env: CliRu
     codes = build_history(world)
     for fragment in SECRETS:
         assert holders(world, fragment), f"the test should store {fragment!r} somewhere before the erasure"
-    assert any(k.startswith("gopy:state:conv:telegram:") for k in world.container.kv.sync.scan_iter("*"))
+    assert any(
+        k.startswith(world.container.kv.key("state", "conv:telegram:"))
+        for k in world.container.kv.sync.scan_iter(world.container.kv.key("*"))
+    )
     before = statistics(world)
 
     result = cli_env.invoke(
@@ -419,7 +425,7 @@ def test_state_store_key_matches_the_conversation(world: World) -> None:
         citizen = privacy.find_citizen(s, "telegram", USER)
         assert citizen is not None
         ref = CitizenRef(citizen.id, "telegram", USER)
-        store = RedisStateStore(world.container.kv.sync)
+        store = RedisStateStore(world.container.kv)
         from handlers.state import state_key
 
         assert store.load(state_key(ref)) is not None

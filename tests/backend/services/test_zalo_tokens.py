@@ -12,7 +12,6 @@ import pytest
 from backend.config import Settings
 from backend.container import Container
 from backend.db.migrate import upgrade
-from backend.services.channels import build_zalo
 from backend.services.zalo_tokens import DbZaloTokenStore
 from bot.messages import OutboundMessage
 from bot.zalo import ZaloTokens
@@ -76,7 +75,7 @@ async def test_three_processes_refresh_once(pg_url: str, real_redis: str, fake: 
     fake.refresh_delay = 0.3
     containers = [Container(settings(pg_url, real_redis, fake, tmp_path)) for _ in range(3)]
     upgrade(containers[0].engine)
-    clients = [await build_zalo(c) for c in containers]
+    clients = [c.channels.channels["zalo"].sender(c.channels) for c in containers]
     await clients[0].send(OutboundMessage("zalo", "u0", "trước khi hết hạn"))
     fake.expire_access_token()
     await asyncio.gather(*(c.send(OutboundMessage("zalo", f"u{i}", f"tin {i}")) for i, c in enumerate(clients)))

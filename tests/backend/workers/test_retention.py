@@ -49,11 +49,11 @@ class Db:
             s.close()
 
     def worker(self, months: int = 24) -> RetentionWorker:
-        return RetentionWorker(self.scope, RedisStateStore(self.kv.sync), months)
+        return RetentionWorker(self.scope, RedisStateStore(self.kv), months)
 
 
 @pytest.fixture
-def db(backend_urls: tuple[str, str]) -> Iterator[Db]:
+def db(backend_urls: tuple[str, str], redis_prefix: str) -> Iterator[Db]:
     engine = make_engine(backend_urls[0])
     upgrade(engine)
     factory = make_session_factory(engine)
@@ -62,7 +62,7 @@ def db(backend_urls: tuple[str, str]) -> Iterator[Db]:
         s.flush()
         s.add(OrgUnit(code="01", name="Hà Nội", short_name="Hà Nội", level="province", parent_code="TW"))
         s.commit()
-    kv = make_kv(backend_urls[1])
+    kv = make_kv(backend_urls[1], redis_prefix)
     yield Db(factory, kv)
     kv.close()
     engine.dispose()
@@ -195,7 +195,7 @@ def world(db: Db) -> dict[str, Any]:
         s.commit()
         ids["an"], ids["bich"], ids["cuong"] = an.id, bich.id, cuong.id
     for user in ("tg-an", "tg-bich"):
-        db.kv.sync.set("gopy:state:" + state_key(CitizenRef(0, "telegram", user)), json.dumps({"name": "idle"}))
+        db.kv.sync.set(db.kv.key("state", state_key(CitizenRef(0, "telegram", user))), json.dumps({"name": "idle"}))
     return ids
 
 
@@ -272,8 +272,10 @@ def test_closed_tickets_expire_after_the_retention_period(db: Db) -> None:
             ("system:retention", "citizen"),
         }
         assert sorted(a.object_id for a in audits if a.object_type == "ticket") == sorted(done.tickets)
-    assert db.kv.sync.get("gopy:state:conv:telegram:tg-bich") is None  # the erased person's conversation is gone
-    assert db.kv.sync.get("gopy:state:conv:telegram:tg-an") is not None
+    assert (
+        db.kv.sync.get(db.kv.key("state", "conv:telegram:tg-bich")) is None
+    )  # the erased person's conversation is gone
+    assert db.kv.sync.get(db.kv.key("state", "conv:telegram:tg-an")) is not None
     assert stats(db) == before
 
     again = db.worker(24).run_once(NOW)  # idempotent

@@ -94,18 +94,20 @@ async def test_many_concurrent_senders_refresh_once(fake: FakeZalo) -> None:
     assert sorted(fake.texts(USER)) == sorted(f"tin {i}" for i in range(10))
 
 
-async def test_refresh_under_a_real_redis_lock_across_clients(fake: FakeZalo, real_redis: str) -> None:
+async def test_refresh_under_a_real_redis_lock_across_clients(
+    fake: FakeZalo, real_redis: str, redis_prefix: str
+) -> None:
     """Separate Redis connections stand for separate processes; the shared store stands for the database."""
     fake.refresh_delay = 0.2
     fake.expire_access_token()
     store = MemoryTokenStore(ZaloTokens("stale", fake.refresh_token, time.time() + 80_000))
     conns = [aioredis.from_url(real_redis) for _ in range(4)]
-    clients = [client(fake, store, RedisRefreshLock(r, "gopy:test:zalo-lock")) for r in conns]
+    clients = [client(fake, store, RedisRefreshLock(r, f"{redis_prefix}:zalo-lock")) for r in conns]
     await asyncio.gather(*(c.send(OutboundMessage("zalo", USER, f"m{i}")) for i, c in enumerate(clients)))
     for c in clients:
         await c.aclose()
     for r in conns:
-        assert await r.get("gopy:test:zalo-lock") is None  # released by its owner
+        assert await r.get(f"{redis_prefix}:zalo-lock") is None  # released by its owner
         await r.aclose()
     assert fake.refreshes == 1 and fake.refused_refreshes == 0 and len(fake.texts(USER)) == 4
 
