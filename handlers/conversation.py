@@ -94,6 +94,12 @@ class Conversation:
         # isdecimal, not isdigit: "²" and "①" are digits that int() refuses
         if msg.kind == "text" and text.isdecimal() and state.offered and 1 <= int(text) <= len(state.offered):
             return replace(msg, kind="button", payload=state.offered[int(text) - 1])
+        # a button's title typed as words ("gui phan anh", "Gửi phản ánh.") is the same as pressing it
+        if msg.kind == "text" and text and len(state.offered_titles) == len(state.offered):
+            typed = fold(text)
+            for title, payload in zip(state.offered_titles, state.offered, strict=True):
+                if typed and typed == title:
+                    return replace(msg, kind="button", payload=payload)
         return msg
 
     def _dispatch(self, citizen: CitizenRef, state: State, msg: InboundMessage, now: datetime) -> list[Reply]:

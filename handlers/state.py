@@ -14,6 +14,7 @@ from typing import Any
 from bot.messages import Button
 from handlers.draft import Draft
 from handlers.ports import CitizenRef, Reply, StateStore
+from nlu.vocab import fold
 
 TTL_SECONDS = 24 * 3600
 DRAFT_MAX_AGE_SECONDS = 24 * 3600
@@ -72,6 +73,7 @@ class State:
     ticket: str | None = None  # the ticket a flow is about
     data: dict[str, Any] = field(default_factory=dict)
     recent: list[float] = field(default_factory=list)  # timestamps of recent chit-chat, for rate limiting
+    offered_titles: list[str] = field(default_factory=list)  # their titles, folded, for answers typed as words
     # What the current turn is about (never saved): the backend links the turn's messages to it.
     turn_draft: str | None = None
     turn_ticket: str | None = None
@@ -100,6 +102,7 @@ class State:
             "ticket": self.ticket,
             "data": self.data,
             "recent": self.recent,
+            "offered_titles": self.offered_titles,
         }
 
     @classmethod
@@ -115,6 +118,7 @@ class State:
             raw.get("ticket"),
             dict(raw.get("data", {})),
             list(raw.get("recent", [])),
+            list(raw.get("offered_titles", [])),
         )
 
     def reset(self) -> None:
@@ -126,6 +130,7 @@ class State:
             {},
             [],
         )
+        self.offered_titles = []
 
 
 def state_key(citizen: CitizenRef) -> str:
@@ -144,6 +149,7 @@ def reply(text: str, buttons: list[Button] | None = None, state: State | None = 
     """A reply; the offered buttons are remembered so a typed number can choose one."""
     if state is not None:
         state.offered = [b.payload for b in buttons or []]
+        state.offered_titles = [fold(b.title) for b in buttons or []]
     return Reply(text, tuple(buttons or ()))
 
 

@@ -217,3 +217,22 @@ def test_every_transition_taken_is_declared(chat: Chat) -> None:
     ):
         chat.send(text)
     assert len(chat.tickets.filed) == 1
+
+
+def test_typing_a_buttons_title_works_like_pressing_it(chat: Chat) -> None:
+    """Citizens often type the button's words instead of tapping: any case, with or without diacritics."""
+    chat.tickets.consent[1] = "named"
+    chat.says("Đường ở phường Hoàn Kiếm, Hà Nội bị ngập", "kiểm tra lại")
+    chat.says("sửa nội dung")
+    assert chat.state == "await_edit"
+    chat.says("Đường ở phường Hoàn Kiếm, Hà Nội bị ngập sâu 50cm", "kiểm tra lại", "50cm")
+    chat.says("GUI PHAN ANH", "PA-TEST-0001")
+    assert len(chat.tickets.filed) == 1 and "50cm" in chat.tickets.filed[0].text
+    assert "gui phan anh" not in chat.tickets.filed[0].text.lower()
+
+
+def test_typing_the_send_title_does_not_grow_the_petition(chat: Chat) -> None:
+    chat.tickets.consent[1] = "named"
+    chat.says("Đèn đường ở phường Hoàn Kiếm, Hà Nội hỏng cả tuần", "kiểm tra lại")
+    chat.says("Gửi phản ánh.", "PA-TEST-0001")
+    assert chat.tickets.filed[0].text == "Đèn đường ở phường Hoàn Kiếm, Hà Nội hỏng cả tuần"
