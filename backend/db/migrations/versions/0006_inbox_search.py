@@ -1,0 +1,22 @@
+"""inbox search, filters and assignment
+
+Revision ID: 0006
+Revises: 0005
+"""
+
+from __future__ import annotations
+
+import backend.db.models  # noqa: F401  (custom column types)
+
+revision = "0006"
+down_revision = "0005"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    pass
+
+
+def downgrade() -> None:
+    pass

@@ -1,0 +1,22 @@
+"""reply templates per unit
+
+Revision ID: 0007
+Revises: 0006
+"""
+
+from __future__ import annotations
+
+import backend.db.models  # noqa: F401  (custom column types)
+
+revision = "0007"
+down_revision = "0006"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    pass
+
+
+def downgrade() -> None:
+    pass

@@ -1,0 +1,22 @@
+"""daily report roll-ups
+
+Revision ID: 0010
+Revises: 0009
+"""
+
+from __future__ import annotations
+
+import backend.db.models  # noqa: F401  (custom column types)
+
+revision = "0010"
+down_revision = "0009"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    pass
+
+
+def downgrade() -> None:
+    pass

@@ -1,0 +1,22 @@
+"""ingest and processing speed
+
+Revision ID: 0011
+Revises: 0010
+"""
+
+from __future__ import annotations
+
+import backend.db.models  # noqa: F401  (custom column types)
+
+revision = "0011"
+down_revision = "0010"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    pass
+
+
+def downgrade() -> None:
+    pass
