@@ -16,15 +16,20 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from backend.api.routes import auth, health, nlu, open311, tickets, webchat, webhooks
+from backend.api.routes import auth, health, nlu, officials, open311, tickets, webchat, webhooks
 from backend.api.routes import exports as ticket_exports
+from backend.api.routes import reply_templates as reply_templates_api
 from backend.api.routes import reports as summary_api
 from backend.config import Settings, get_settings, warn_dev_secret
-from backend.console import report_files
+from backend.console import account as console_account
+from backend.console import api_docs, live, report_files
+from backend.console import nlu as console_nlu
+from backend.console import officials as console_officials
 from backend.console import reports as console_reports
 from backend.console import routes as console
 from backend.container import Container
 from backend.security_headers import SecurityHeaders
+from backend.services.live import LiveHub
 from backend.webchat import routes as chat_page
 
 log = logging.getLogger(__name__)
@@ -143,8 +148,10 @@ async def validation_error(_request: Request, exc: Exception) -> Response:
     return JSONResponse({"detail": detail}, status_code=422)
 
 
-def prepare(container: Container) -> None:
-    """Prestart for the embedded default: migrate, seed the organisation tree if empty."""
+def prepare(container: Container, *, migrate: bool | None = None) -> None:
+    """Migrate (``migrate``, default: the auto_migrate setting), seed the organisation tree if empty.
+
+    The embedded default runs this on start; `gopy prestart` runs it with ``migrate=True`` (its whole point)."""
     from sqlalchemy import func, select
 
     from backend.db.migrate import upgrade
@@ -152,7 +159,7 @@ def prepare(container: Container) -> None:
     from backend.services.units import seed_units
 
     container.validate_data()  # malformed routing rules or templates stop the start-up here, naming file and line
-    if container.settings.auto_migrate:
+    if container.settings.auto_migrate if migrate is None else migrate:
         upgrade(container.engine)
     with container.scope() as session:
         if (session.scalar(select(func.count()).select_from(OrgUnit)) or 0) == 0:
@@ -177,9 +184,13 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         stop = asyncio.Event()
         task = asyncio.create_task(_run_workers(container, stop)) if settings.run_workers else None
         app.state.stop = stop
+        app.state.live = LiveHub(container.live_bus)  # fresh for each start of the server
+        watch = asyncio.create_task(live.watch_server_exit(app.state.live))  # ends the event streams on shutdown
         try:
             yield
         finally:
+            await app.state.live.close()
+            await watch
             stop.set()
             if task is not None:
                 await task
@@ -190,8 +201,12 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         summary="Citizens' feedback channel of the Vietnam Fatherland Front: web chat, webhooks, officials' API.",
         version="0.1.0",
         lifespan=lifespan,
+        docs_url=None,  # /docs is served by backend/console/api_docs.py from bundled assets (no CDN)
+        redoc_url=None,
     )
     app.state.container = container
+    app.openapi = api_docs.vietnam_time_examples(app)  # type: ignore[method-assign]  # +07:00 in the examples
+    app.state.live = LiveHub(container.live_bus)  # the console's event streams (GET /console/events)
     app.add_middleware(BodyLimit)
     app.add_middleware(SecurityHeaders)  # CSP, framing, no-store on officials' pages and API
     app.add_exception_handler(RequestValidationError, validation_error)
@@ -208,9 +223,15 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         app.include_router(extra.router)
     for module in (health, webchat, nlu, auth, tickets, open311):
         app.include_router(module.router)
+    app.include_router(reply_templates_api.router)
+    app.include_router(officials.router)
+    for own in (api_docs, live, console_officials):  # before the console: /console/static/live.js, favicon.svg
+        app.include_router(own.router)
+    app.include_router(console_nlu.router)  # the admins' NLU workbench, /console/nlu
     app.include_router(console.router)
     for mine in (summary_api, console_reports):  # summary reports, /console/reports, /cong-khai
         app.include_router(mine.router)
+    app.include_router(console_account.router)  # /console/account: linking Telegram (officials' notifications)
     app.include_router(chat_page.router)
     app.include_router(webhooks.router)
     return app

@@ -72,6 +72,7 @@ def serve(
         host=host or settings.host,
         port=port or settings.port,
         log_level="info",
+        access_log=settings.access_log if settings.access_log is not None else settings.environment != "production",
         log_config=access_log_config(),  # secrets in query strings (session, api_key, token) are redacted
     )
 
@@ -153,7 +154,7 @@ def prestart() -> None:
         time.sleep(1)
     else:
         raise _fail("database unreachable")
-    prepare(container)
+    prepare(container, migrate=True)  # production sets GOPY_AUTO_MIGRATE=false: this step is where it migrates
     seed()
     container.parser.engine()  # trains and activates a first model when none is active
 

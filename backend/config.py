@@ -47,6 +47,7 @@ class Settings(BaseSettings):
 
     # Behaviour
     run_workers: bool = True  # run the outbox/intake workers inside the API process
+    access_log: bool | None = None  # one log line per request; unset: on, except in production (docs/capacity.md)
     token_ttl_minutes: int = 12 * 60
     # Officials' logins: failures allowed per account and per client address in a window, then 429 until it ends
     login_failures_per_account: int = Field(default=5, ge=1)

@@ -22,7 +22,10 @@ from backend.kv import KV, make_kv
 from backend.services.channels import ChannelHub
 from backend.services.citizen_port import DbTicketService
 from backend.services.intake import Intake
+from backend.services.live import LiveBus, RedisLiveBus
+from backend.services.live import install as install_live
 from backend.services.notify import Notifier
+from backend.services.official_telegram import OfficialAlerts, OfficialTelegram
 from backend.services.state import RedisStateStore
 from backend.services.throttle import Throttle
 from backend.services.tickets import TicketOps
@@ -55,6 +58,7 @@ class EngineParser(Parser):
         self._lock = threading.Lock()
         self._checked = 0.0
         self._warming: threading.Thread | None = None
+        self._prepared: tuple[Any, dict[str, ParseResult]] = (None, {})  # (engine, text → result) of the last batch
 
     @property
     def starting_up(self) -> bool:
@@ -114,8 +118,22 @@ class EngineParser(Parser):
 
     MAX_INPUT = MAX_TEXT  # the ticket text limit: longer input is cut before parsing, so parse time stays bounded
 
+    def prepare(self, texts: list[str]) -> None:
+        """Parse a batch of texts at once (``parse_many``, much faster than one by one); the turns that follow find
+        their results here. Only the last batch is kept; nothing is done before the model was first loaded."""
+        engine = self._engine
+        if engine is None or not texts:
+            return
+        cut = [t[: self.MAX_INPUT] for t in texts]
+        self._prepared = (engine, dict(zip(cut, engine.parse_many(cut), strict=True)))
+
     def parse(self, text: str) -> ParseResult:
-        result: ParseResult = self.engine().parse(text[: self.MAX_INPUT])
+        engine = self.engine()
+        prepared_by, results = self._prepared
+        found = results.get(text[: self.MAX_INPUT]) if prepared_by is engine else None
+        if found is not None:
+            return found
+        result: ParseResult = engine.parse(text[: self.MAX_INPUT])
         return result
 
 
@@ -128,6 +146,8 @@ class Container:
         self.engine = engine or make_engine(settings.database_url)
         self.session_factory: sessionmaker[Session] = make_session_factory(self.engine)
         self.kv = kv or make_kv(settings.redis_url, settings.redis_prefix)
+        self.live_bus: LiveBus = RedisLiveBus(self.kv)  # ticket changes, announced after each commit (console)
+        install_live(self.session_factory, self.live_bus)
         self.workers = WorkerBoard()  # the background workers this process runs (see /readyz)
 
     @contextmanager
@@ -164,8 +184,18 @@ class Container:
 
     @cached_property
     def ops(self) -> TicketOps:
-        notifier = Notifier(self.texts, ask_rating=self._ask_rating)
+        notifier = Notifier(self.texts, ask_rating=self._ask_rating, staff=self.official_alerts)
         return TicketOps(self.router, notifier, load_sla(self.settings.data_dir / "routing.yml"))
+
+    @cached_property
+    def official_alerts(self) -> OfficialAlerts:
+        """Ticket notifications to officials' linked Telegram chats (through the outbox)."""
+        return OfficialAlerts(self.texts, self.settings.public_url)
+
+    @cached_property
+    def official_telegram(self) -> OfficialTelegram:
+        """Officials on Telegram: link codes, and the bot's side for linked chats (notifications answered by reply)."""
+        return OfficialTelegram(self.scope, self.cases, self.texts, self.settings.secret_key, self.throttle)
 
     def _ask_rating(self, citizen: CitizenRef, code: str) -> list[Reply]:
         """A ticket was answered or closed: the conversation asks the citizen to rate it (see ``Notifier``)."""
@@ -196,9 +226,18 @@ class Container:
 
     @cached_property
     def intake(self) -> Intake:
-        return Intake(self.scope, self._turn)
+        return Intake(self.scope, self._turn, prepare=self._prepare)
+
+    def _prepare(self, texts: list[str]) -> None:
+        """The batch's texts parsed at once (looked up per batch: tests replace the parser with one of their own)."""
+        prepare = getattr(self.parser, "prepare", None)
+        if prepare is not None:
+            prepare(texts)
 
     def _turn(self, citizen: CitizenRef, msg: InboundMessage) -> Turn:
+        official = self.official_telegram.turn(msg)  # a link command or an official's linked chat: never a petition
+        if official is not None:
+            return official
         if self.parser.starting_up:  # first start: the model is still training in the background (gopy serve)
             return Turn([Reply(self.texts.render("starting_up"))])
         return self.conversation.turn(citizen, msg)  # looked up per turn: tests replace the conversation

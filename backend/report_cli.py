@@ -27,17 +27,30 @@ def _date(value: str, option: str) -> date:
         raise _fail(f"{option} must be a date YYYY-MM-DD, got '{value}'") from None
 
 
+report_app = typer.Typer(help="Periodic reports (DOCX/XLSX) and the summaries' daily roll-ups.")
+
+
+@report_app.callback(invoke_without_command=True)
 def report(
-    unit: Annotated[str, typer.Option("--unit", help="Unit code: TW, a 2-digit province or a 5-digit commune")],
-    out: Annotated[Path, typer.Option("--out", help="File to write")],
+    ctx: typer.Context,
+    unit: Annotated[
+        str | None, typer.Option("--unit", help="Unit code: TW, a 2-digit province or a 5-digit commune")
+    ] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="File to write")] = None,
     period: Annotated[str | None, typer.Option("--period", help="A month, YYYY-MM")] = None,
     from_: Annotated[str | None, typer.Option("--from", help="First day, YYYY-MM-DD (with --to)")] = None,
     to: Annotated[str | None, typer.Option("--to", help="Last day, YYYY-MM-DD, included")] = None,
     fmt: Annotated[str, typer.Option("--format", help="docx or xlsx")] = "docx",
 ) -> None:
-    """Write the report "Tổng hợp ý kiến, kiến nghị của Nhân dân" of a unit's subtree for a period."""
+    """Write the report "Tổng hợp ý kiến, kiến nghị của Nhân dân" of a unit's subtree for a period
+    (``gopy report --unit CODE --period YYYY-MM --format docx --out FILE``)."""
     from backend.container import Container
     from backend.services.report_files import FORMATS, Period, ReportError, build, gather
+
+    if ctx.invoked_subcommand is not None:
+        return
+    if unit is None or out is None:
+        raise _fail("--unit and --out are required (or a command: gopy report rollup)")
 
     if fmt not in FORMATS:
         raise _fail(f"--format must be one of {', '.join(FORMATS)}")
@@ -62,6 +75,24 @@ def report(
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_bytes(content)
     console.print(f"wrote {out} ({len(content) // 1024} KB): {data.unit_name}, {chosen.vietnamese}")
+
+
+@report_app.command("rollup")
+def rollup(
+    rebuild: Annotated[bool, typer.Option("--rebuild", help="Start over: roll up every day again")] = False,
+) -> None:
+    """Bring the summaries' daily roll-ups up to date (the worker does it every minute)."""
+    from backend.container import Container
+    from backend.services.rollups import refresh
+
+    container = Container(get_settings())
+    try:
+        with container.scope() as session:
+            result = refresh(session, rebuild=rebuild)
+    finally:
+        container.close()
+    how = "rebuilt" if result.rebuilt else "updated"
+    console.print(f"roll-ups {how}: {result.days:,} days, {result.rows:,} rows")
 
 
 @dev_app.command("synth")
@@ -93,5 +124,5 @@ def synth(
 
 def mount(app: typer.Typer) -> None:
     """Add ``gopy report`` and ``gopy dev`` to the main command line."""
-    app.command("report")(report)
+    app.add_typer(report_app, name="report")
     app.add_typer(dev_app, name="dev")

@@ -3,8 +3,9 @@
 - Officials' console (``/console``): a strict policy (scripts and styles only from the console's own static files,
   no inline code at all), ``X-Frame-Options: DENY`` with ``frame-ancestors 'none'``, ``Cache-Control: no-store``.
 - JSON API, Open311 and webhooks: ``default-src 'none'``, no framing, ``Cache-Control: no-store``.
-- Web chat page (``/chat``): its own policy; its inline ``<script>``/``<style>`` blocks are allowed by their SHA-256
-  hashes, computed from the page as it is served (so the policy follows the page when it changes).
+- Web chat page (``/chat``) and the API documentation (``/docs``): their own policies; their inline
+  ``<script>``/``<style>`` blocks are allowed by their SHA-256 hashes, computed from the page as it is served (so
+  the policy follows the page when it changes).
 
 A header a route already set is left alone. A pure ASGI middleware, so streamed responses are not buffered
 (except the small web chat page, which must be read whole to hash it).
@@ -20,9 +21,9 @@ from collections.abc import Iterable
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 CONSOLE_CSP = (
-    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
-    "frame-ancestors 'none'; base-uri 'none'"
-)
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+)  # connect-src: the live updates (EventSource /console/events) and the list's refresh (fetch)
 API_CSP = "default-src 'none'; frame-ancestors 'none'"
 CHAT_CSP = (
     "default-src 'self'; script-src 'self' {scripts}; style-src 'self' {styles}; img-src 'self' data:; "
@@ -30,7 +31,11 @@ CHAT_CSP = (
 )
 COMMON = {"x-content-type-options": "nosniff", "referrer-policy": "no-referrer"}
 _INLINE = {tag: re.compile(rf"<{tag}>(.*?)</{tag}>", re.S) for tag in ("script", "style")}
-HASHED_PAGES = ("/chat",)
+DOCS_CSP = (  # /docs (Swagger UI, bundled: backend/console/api_docs.py) and its OAuth2 redirect page
+    "default-src 'none'; script-src 'self' {scripts}; style-src 'self' {styles}; img-src 'self' data:; "
+    "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
+)
+HASHED_PAGES = {"/chat": CHAT_CSP, "/docs": DOCS_CSP, "/docs/oauth2-redirect": DOCS_CSP}
 
 
 def inline_hashes(html: str, tag: str) -> list[str]:
@@ -99,7 +104,7 @@ class SecurityHeaders:
                 return
             body = b"".join(chunks)
             html = body.decode("utf-8", errors="replace")
-            csp = CHAT_CSP.format(
+            csp = HASHED_PAGES[scope["path"]].format(
                 scripts=" ".join(inline_hashes(html, "script")), styles=" ".join(inline_hashes(html, "style"))
             )
             headers = _merge(start.get("headers", []), wanted | {"content-security-policy": csp})

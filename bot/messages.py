@@ -115,6 +115,7 @@ class InboundMessage:
     display_name: str | None = None
     event: str = ""  # the platform's own event name, kept for the record
     sent_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    reply_to: str | None = None  # platform id (in this chat) of the message this one answers (Telegram reply-to)
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,14 +7,15 @@ conversation handles the message as a new one.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from bot.messages import InboundMessage
-from handlers.ports import Parser, TicketService
+from handlers.ports import CitizenRef, Parser, TicketService
 from handlers.texts import Texts
-from nlu.vocab import find_ticket_codes, fold
+from nlu.vocab import find_ticket_codes, fold, fold_chars
 
 # Short answers, folded (lower case, no diacritics, see ``nlu.vocab.fold``).
 CANCEL = frozenset(
@@ -66,6 +67,26 @@ class FlowContext:
         return value.astimezone(self.tz).strftime("%H:%M %d/%m/%Y")
 
 
+# What each channel lets a citizen send besides text: the bot asks only for what the channel can send. The web chat
+# has no photo upload, but a "share my position" button (browser geolocation); Telegram and Zalo send both natively.
+PHOTO, LOCATION_BUTTON = "photo", "location_button"
+CAPABILITIES: dict[str, frozenset[str]] = {"webchat": frozenset({LOCATION_BUTTON})}
+NATIVE_CAPABILITIES = frozenset({PHOTO})  # platform apps: photos and positions from the app's own menus
+
+
+def capabilities(citizen: CitizenRef) -> frozenset[str]:
+    return CAPABILITIES.get(citizen.channel, NATIVE_CAPABILITIES)
+
+
+def sends_photos(citizen: CitizenRef) -> bool:
+    return PHOTO in capabilities(citizen)
+
+
+def shares_location(citizen: CitizenRef) -> bool:
+    """The channel offers a button that sends the device's position (the web chat)."""
+    return LOCATION_BUTTON in capabilities(citizen)
+
+
 def yes_no(msg: InboundMessage) -> str | None:
     """``"yes"``, ``"no"`` or None for a typed short answer."""
     word = fold(msg.text).rstrip(" .!")
@@ -75,6 +96,22 @@ def yes_no(msg: InboundMessage) -> str | None:
 def ticket_code(text: str) -> str | None:
     """The first ticket code written in a message, canonical (``PA-7K3Q-M2XD``)."""
     return next((code for _, _, code in find_ticket_codes(text)), None)
+
+
+_ADD_WORDS = re.compile(r"^(?:bo sung|them)(?: them)?(?: thong tin| noi dung)?(?: cho| vao)?(?: phan anh| ma)?\b")
+
+
+def info_after_code(text: str) -> str:
+    """The information written after a ticket code ("Bổ sung cho PA-7K3Q-M2XD: ổ gà trước số 12" → "ổ gà trước
+    số 12"), with a leading "bổ sung ..." and punctuation taken off; "" when only the code was written."""
+    found = next(iter(find_ticket_codes(text)), None)
+    if found is None:
+        return ""
+    rest = text[found[1] :].lstrip(" :;,.-–—\n\t")
+    words = _ADD_WORDS.match(fold_chars(rest).lower())  # one character per character: the offsets hold
+    if words:
+        rest = rest[words.end() :].lstrip(" :;,.-–—\n\t")
+    return rest.strip()
 
 
 def province_of(commune_code: str) -> str | None:

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from bot.messages import Button, InboundMessage
-from handlers.context import CANCEL, FlowContext, ticket_code, yes_no
+from handlers.context import CANCEL, FlowContext, info_after_code, sends_photos, ticket_code, yes_no
 from handlers.draft import Draft
 from handlers.feedback import REPEAT_SEND_SECONDS, FeedbackFlow
 from handlers.ports import CitizenRef, Parser, Reply, StateStore, TicketService, Turn
@@ -116,7 +116,7 @@ class Conversation:
             state.reset()
             return [reply(t.render("cancelled" if had else "nothing_to_cancel"))]
         if word in ("/help", "huong dan", "tro giup", "help"):
-            return [reply(t.render("help"))]
+            return [reply(t.render("help" if sends_photos(citizen) else "help_no_photo"))]
         if word == "/status":
             state.reset()
             return self.flows.status(citizen, state, None)
@@ -131,6 +131,8 @@ class Conversation:
             state.turn_draft = filed.get("draft")
             state.about_ticket(filed["code"])
             return [reply(t.render("already_filed", code=filed["code"]))]
+        if msg.kind == "button" and state.is_stale(msg.payload):
+            return self._stale(state)
         handler = {
             "await_consent": self._on_consent,
             "await_location": self.feedback.on_location,
@@ -162,6 +164,15 @@ class Conversation:
             return False
         return msg.payload == "confirm:send" or (msg.kind == "text" and yes_no(msg) == "yes")
 
+    def _stale(self, state: State) -> list[Reply]:
+        """A button from an earlier step: say that question has passed and ask the current one again."""
+        t = self.texts
+        current = state.current_question()
+        if current is None:
+            return [reply(t.render("stale_button") + " " + t.render("what_next"))]
+        text, buttons = current
+        return [reply(t.render("stale_button")), reply(text, buttons, state)]
+
     def greet(self, citizen: CitizenRef, state: State) -> list[Reply]:
         t = self.texts
         if self.tickets.get_consent(citizen) is None:
@@ -176,7 +187,9 @@ class Conversation:
             Button(t.render("consent_button_anonymous"), "consent:anonymous"),
             Button(t.render("consent_button_no"), "consent:no"),
         ]
-        return reply(t.render("privacy_notice") + "\n" + t.render("consent_question"), buttons, state)
+        notice = t.render("privacy_reminder" if state.notice_shown else "privacy_notice")
+        state.notice_shown = True  # the full notice once per conversation; afterwards a short reminder
+        return reply(notice + "\n" + t.render("consent_question"), buttons, state)
 
     def _on_consent(self, citizen: CitizenRef, state: State, msg: InboundMessage, now: datetime) -> list[Reply]:
         t = self.texts
@@ -214,6 +227,9 @@ class Conversation:
             handoff = self.tickets.handoff_ticket(citizen)
             if handoff:
                 return self.flows.add_info(citizen, state, handoff, msg, handoff=True)
+            asked = self.tickets.awaiting_info(citizen) if state.draft is None else None
+            if asked:  # an official asked for more: the photo or place answers it
+                return self.flows.add_info(citizen, state, asked, msg)
             state.draft = Draft(text=(msg.text or "")[:MAX_TEXT])
             state.draft_started = now.isoformat()
             state.about_draft()
@@ -230,13 +246,17 @@ class Conversation:
         handoff = self.tickets.handoff_ticket(citizen)
         if handoff and intent not in (TRA_CUU_TRANG_THAI, TRO_GIUP, HUY, DANH_GIA) and not code:
             return self.flows.add_info(citizen, state, handoff, msg, handoff=True)
+        asked = self._awaiting_info(citizen, state, intent, code)
+        info = info_after_code(msg.text) if code else msg.text.strip()
+        if asked and info:  # the answer to an official's request for more information, not a new petition
+            return self.flows.add_info(citizen, state, asked, replace(msg, text=info))
         only_code = bool(code) and len(fold(msg.text).split()) <= 4  # "PA-7K3Q-M2XD", "ma PA-... sao roi"
         if intent == TRA_CUU_TRANG_THAI or (
             code and (only_code or intent not in (BO_SUNG_THONG_TIN, HUY, FEEDBACK_INTENT))
         ):
             return self.flows.status(citizen, state, code)
-        if intent == BO_SUNG_THONG_TIN:
-            return self.flows.choose(citizen, state, "add", code)
+        if intent == BO_SUNG_THONG_TIN or (code and "bo sung" in fold(msg.text)):  # "PA-… bổ sung: <text>"
+            return self.flows.choose(citizen, state, "add", code, msg)
         if intent == HUY or "rut don" in fold(msg.text) or "rut phan anh" in fold(msg.text):
             return self.flows.choose(citizen, state, "withdraw", code)
         if intent == DANH_GIA:
@@ -260,12 +280,23 @@ class Conversation:
         if intent == CHAO_HOI:
             return self.greet(citizen, state)
         if intent == TRO_GIUP:
-            return [reply(t.render("help"))]
+            return [reply(t.render("help" if sends_photos(citizen) else "help_no_photo"))]
         if intent == CAM_ON:
             return [reply(t.render("thanks_reply"))]
         if intent in (DONG_Y, TU_CHOI_INTENT):
             return [reply(t.render("what_next"))]
         return self._chitchat(state)
+
+    def _awaiting_info(self, citizen: CitizenRef, state: State, intent: str, code: str | None) -> str | None:
+        """The ticket an official asked this citizen about (``can_bo_sung``), when this message answers it: not a
+        question about status, help, withdrawing, rating or a greeting, not about another ticket, and no new report
+        being written."""
+        if state.draft is not None or intent in (TRA_CUU_TRANG_THAI, TRO_GIUP, HUY, DANH_GIA, CHAO_HOI, CAM_ON):
+            return None
+        asked = self.tickets.awaiting_info(citizen)
+        if asked is None or (code and code != asked):
+            return None
+        return asked
 
     def _feedback(self, citizen: CitizenRef, state: State, now: datetime) -> list[Reply]:
         assert state.draft is not None

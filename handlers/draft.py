@@ -36,6 +36,8 @@ class Draft:
     category: str | None = None
     category_confidence: float = 0.0
     ranking: list[str] = field(default_factory=list)  # the NLU's best categories, for offering a choice
+    category_margin: float = 1.0  # how far the best category is ahead of the second (small: ask the citizen)
+    category_by_citizen: bool = False  # the citizen chose the category from the buttons
     urgent: bool = False
     province_code: str | None = None
     commune_code: str | None = None
@@ -60,6 +62,8 @@ class Draft:
         if category and (not self.category or category.confidence > self.category_confidence):
             self.category, self.category_confidence = category.name, category.confidence
             self.ranking = [r.name for r in parsed.category_ranking][:3]
+            second = parsed.category_ranking[1].confidence if len(parsed.category_ranking) > 1 else 0.0
+            self.category_margin = round(category.confidence - second, 4)
         self.urgent = self.urgent or parsed.urgent
         self.apply_location(parsed.location)
 
@@ -101,9 +105,13 @@ class Draft:
             anonymous=anonymous,
             phone=None if anonymous else self.phone,
             attachments=list(self.attachments),
-            nlu=self.nlu.to_dict() if self.nlu else {},
+            nlu={**(self.nlu.to_dict() if self.nlu else {}), **self._choice()},
             draft_id=self.id,
         )
+
+    def _choice(self) -> dict[str, Any]:
+        """Kept with the ticket's NLU data: the category the citizen chose (the NLU's guess is in ``category``)."""
+        return {"category_chosen_by_citizen": self.category} if self.category_by_citizen else {}
 
     # -- the stored form (JSON) -------------------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
@@ -119,6 +127,8 @@ class Draft:
             "category": self.category,
             "category_confidence": self.category_confidence,
             "ranking": list(self.ranking),
+            "category_margin": self.category_margin,
+            "category_by_citizen": self.category_by_citizen,
             "urgent": self.urgent,
             "province_code": self.province_code,
             "commune_code": self.commune_code,
@@ -159,6 +169,8 @@ class Draft:
             category=text_or_none("category"),
             category_confidence=number("category_confidence"),
             ranking=strings("ranking"),
+            category_margin=number("category_margin") if "category_margin" in raw else 1.0,
+            category_by_citizen=bool(raw.get("category_by_citizen")),
             urgent=bool(raw.get("urgent")),
             province_code=text_or_none("province_code"),
             commune_code=text_or_none("commune_code"),

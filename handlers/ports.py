@@ -127,6 +127,11 @@ class TicketService(abc.ABC):
         """Code of the ticket an official is actively talking on with this citizen, if any."""
 
     @abc.abstractmethod
+    def awaiting_info(self, citizen: CitizenRef) -> str | None:
+        """Code of the citizen's ticket on which an official asked for more information (``can_bo_sung``), if any:
+        the citizen's next message answers it."""
+
+    @abc.abstractmethod
     def unit_candidates(self, commune_codes: list[str]) -> list[tuple[str, str]]:
         """(code, full name) of the given units, for offering choices."""
 

@@ -55,6 +55,7 @@ TRANSITIONS: frozenset[tuple[str, str]] = frozenset(
     }
     | {
         ("await_confirm", "await_edit"),
+        ("await_confirm", "await_location"),
         ("await_ticket", "await_add_info"),
         ("await_ticket", "await_withdraw_reason"),
         ("await_rating", "await_rating_comment"),
@@ -74,6 +75,8 @@ class State:
     data: dict[str, Any] = field(default_factory=dict)
     recent: list[float] = field(default_factory=list)  # timestamps of recent chit-chat, for rate limiting
     offered_titles: list[str] = field(default_factory=list)  # their titles, folded, for answers typed as words
+    question: dict[str, Any] = field(default_factory=dict)  # the question waiting ({text, buttons}), to ask again
+    notice_shown: bool = False  # the full privacy notice was shown in this conversation (later: a short reminder)
     # What the current turn is about (never saved): the backend links the turn's messages to it.
     turn_draft: str | None = None
     turn_ticket: str | None = None
@@ -83,6 +86,17 @@ class State:
         if new != self.name and (self.name, new) not in TRANSITIONS:
             raise AssertionError(f"undeclared transition {self.name} -> {new}")
         self.name = new
+
+    def current_question(self) -> tuple[str, list[Button]] | None:
+        """The question the citizen has not answered yet, with its buttons (to ask it again)."""
+        if self.name == "idle" or not self.question.get("text"):
+            return None
+        buttons = [Button(str(t), str(p)) for t, p in self.question.get("buttons", [])]
+        return str(self.question["text"]), buttons
+
+    def is_stale(self, payload: str | None) -> bool:
+        """A button from an earlier step: its payload is not one of the buttons offered with the current question."""
+        return bool(payload) and payload not in self.offered
 
     def about_draft(self) -> None:
         """This turn helps build the current draft."""
@@ -103,6 +117,8 @@ class State:
             "data": self.data,
             "recent": self.recent,
             "offered_titles": self.offered_titles,
+            "question": self.question,
+            "notice_shown": self.notice_shown,
         }
 
     @classmethod
@@ -119,6 +135,8 @@ class State:
             dict(raw.get("data", {})),
             list(raw.get("recent", [])),
             list(raw.get("offered_titles", [])),
+            dict(raw.get("question") or {}),
+            bool(raw.get("notice_shown")),
         )
 
     def reset(self) -> None:
@@ -131,6 +149,7 @@ class State:
             [],
         )
         self.offered_titles = []
+        self.question = {}  # the privacy notice stays shown: ``notice_shown`` outlives the questions
 
 
 def state_key(citizen: CitizenRef) -> str:
@@ -150,6 +169,7 @@ def reply(text: str, buttons: list[Button] | None = None, state: State | None = 
     if state is not None:
         state.offered = [b.payload for b in buttons or []]
         state.offered_titles = [fold(b.title) for b in buttons or []]
+        state.question = {"text": text, "buttons": [[b.title, b.payload] for b in buttons or []]}
     return Reply(text, tuple(buttons or ()))
 
 

@@ -10,6 +10,8 @@ import yaml
 
 from nlu.vocab import CATEGORIES, OTHER_CATEGORY, STATUSES
 
+OFFICIAL_NOTICES = ("new", "urgent", "overdue")  # the kinds of ticket notification a linked official receives
+
 # Every key the code uses, with the placeholders it fills in. Loading fails if the file lacks one.
 REQUIRED: dict[str, set[str]] = {
     "greeting": set(),
@@ -28,6 +30,15 @@ REQUIRED: dict[str, set[str]] = {
     "location_skip_button": set(),
     "ask_commune_choice": set(),
     "ask_category": set(),
+    "ask_category_close": set(),
+    "category_other_short": set(),
+    "stale_button": set(),
+    "privacy_reminder": set(),
+    "confirm_button_place": set(),
+    "ask_place_edit": set(),
+    "location_share_button": set(),
+    "ask_add_info_no_photo": {"code"},
+    "help_no_photo": set(),
     "category_other_button": set(),
     "summary": {"text", "category", "location", "contact"},
     "summary_location_unknown": set(),
@@ -86,6 +97,25 @@ REQUIRED: dict[str, set[str]] = {
     "notify_reassigned": {"code", "unit", "reason"},
     "notify_escalated": {"code", "unit", "above"},
     **{f"notify_status_{s}": {"code"} for s in STATUSES},
+    # officials on Telegram (backend/services/official_telegram.py)
+    **{f"official_notice_{k}": {"code", "category", "place", "text", "deadline", "link"} for k in OFFICIAL_NOTICES},
+    "official_linked": {"name", "unit"},
+    "official_link_failed": set(),
+    "official_link_throttled": {"minutes"},
+    "official_link_usage": set(),
+    "official_unlinked": set(),
+    "official_not_linked": set(),
+    "official_inactive": set(),
+    "official_help": set(),
+    "official_reply_preview": {"code", "text"},
+    "official_reply_button_send": set(),
+    "official_reply_button_cancel": set(),
+    "official_reply_sent": {"code"},
+    "official_reply_cancelled": {"code"},
+    "official_reply_refused": {"code"},
+    "official_reply_length": {"limit"},
+    "official_reply_unknown": set(),
+    "official_reply_decided": set(),
 }
 OPTIONAL: dict[str, set[str]] = {"notify_status": {"unit", "note", "status"}}
 

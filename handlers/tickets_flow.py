@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 from bot.messages import Button, InboundMessage
-from handlers.context import FlowContext, ticket_code, yes_no
+from handlers.context import FlowContext, info_after_code, sends_photos, ticket_code, yes_no
 from handlers.ports import CitizenRef, Reply, TicketError, TicketSummary
 from handlers.state import State, reply
 from nlu.vocab import ANSWERED_STATUSES, DA_TRA_LOI, FINAL_STATUSES, fold
@@ -58,13 +59,20 @@ class TicketsFlow:
         state.goto("await_ticket")
         return [reply("\n".join(lines), [Button(s.code, f"ticket:{s.code}") for s in mine[:8]], state)]
 
-    def choose(self, citizen: CitizenRef, state: State, purpose: str, code: str | None) -> list[Reply]:
-        """Start adding information or withdrawing: the ticket named, the only open one, or a choice."""
+    def choose(
+        self, citizen: CitizenRef, state: State, purpose: str, code: str | None, msg: InboundMessage | None = None
+    ) -> list[Reply]:
+        """Start adding information or withdrawing: the ticket named, the only open one, or a choice.
+
+        "Bổ sung cho PA-…: <text>" adds <text> at once (the message ``msg`` carries it), without asking for it."""
         t = self.c.texts
         if code:
             found = self.c.tickets.get_mine(citizen, code)
             if found is None:
                 return [reply(t.render("status_not_found", code=code))]
+            extra = info_after_code(msg.text) if msg is not None and purpose == "add" else ""
+            if msg is not None and extra:
+                return self.add_info(citizen, state, found.code, replace(msg, text=extra))
             return self.chosen(citizen, state, purpose, found)
         open_ = [s for s in self.c.tickets.list_mine(citizen) if s.status not in FINAL_STATUSES]
         if not open_:
@@ -87,7 +95,8 @@ class TicketsFlow:
                 state.reset()
                 return [reply(t.render("info_closed", code=s.code))]
             state.goto("await_add_info")
-            return [reply(t.render("ask_add_info", code=s.code), state=state)]
+            key = "ask_add_info" if sends_photos(citizen) else "ask_add_info_no_photo"
+            return [reply(t.render(key, code=s.code), state=state)]
         if s.status in FINAL_STATUSES or s.status == DA_TRA_LOI:
             state.reset()
             return [reply(t.render("withdraw_closed", code=s.code))]
@@ -172,7 +181,7 @@ class TicketsFlow:
             state.about_ticket(state.ticket)
         stars = state.data.get("stars") or self._stars(msg)
         if not stars:
-            if msg.kind == "text" and len(msg.text.split()) > 3:  # not an answer: a new report or question
+            if msg.kind == "text" and (len(msg.text.split()) > 3 or ticket_code(msg.text)):  # a report, a code...
                 state.reset()
                 return None  # not handled here; the citizen can still rate by writing "đánh giá"
             return [

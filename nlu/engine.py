@@ -34,7 +34,9 @@ class NLUEngine:
     @classmethod
     def load(cls, model_dir: Path) -> NLUEngine:
         classifier, meta = load_model(Path(model_dir))
-        return cls(classifier, str(meta.get("version", Path(model_dir).name)))
+        from nlu.aliases import with_aliases  # the model store's reviewed place aliases (the NLU workbench)
+
+        return cls(classifier, str(meta.get("version", Path(model_dir).name)), with_aliases(Path(model_dir).parent))
 
     def parse(self, text: str) -> ParseResult:
         return self.parse_many([text])[0]

@@ -17,6 +17,7 @@ the old province; and "xóm 8 Nghi Kim, TP Vinh" is read as an old ward of the d
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections import defaultdict
 from dataclasses import dataclass
@@ -199,6 +200,17 @@ class _Mention:
 
 
 _BREAK = re.compile(r"[,.;:!?\n()]")
+# Where the writer (or their family) works or studies, not where the problem is: "tôi làm ở Sài Gòn, về quê Nghệ An
+# thấy đường hỏng", "em đi học tại Hà Nội", "tôi vào Sài Gòn làm thuê". Read on the folded text just before (or
+# around) a place; a first-person subject is required, so "công ty làm đường ở xã X" stays a place of the problem.
+_AWAY_BEFORE = re.compile(
+    r"\b(?:toi|em|minh|chung toi|con toi|vo toi|chong toi|con trai toi|con gai toi)"
+    r"(?: (?:dang|hien|van|da|di|hien dang))*"
+    r" (?:lam|lam viec|lam an|lam thue|lam cong nhan|cong tac|hoc|di hoc|di lam|di lam thue|lam nghe \w+)"
+    r" (?:o|tai) $"
+)
+_AWAY_AROUND = re.compile(r"\b(?:toi|em|minh|chung toi|con toi) (?:vao|ra|len|xuong|o|song o) $")
+_AWAY_AFTER = re.compile(r"^ (?:lam|lam viec|lam an|lam thue|lam cong nhan|di hoc|hoc|(?:tro )?ve (?:tham|que|choi))\b")
 
 
 def _index(options: tuple[tuple[str, ...], ...]) -> dict[str, list[tuple[str, ...]]]:
@@ -419,8 +431,31 @@ class LocationExtractor:
             owners = set(self.typed_districts[(dtype, d.name)])
         return owners
 
+    @staticmethod
+    def _away(folded: str, m: _Mention) -> bool:
+        """A place where the writer works or studies (see ``_AWAY_BEFORE``), not where the problem is."""
+        before = folded[max(0, m.start - 40) : m.start]
+        after = folded[m.end : m.end + 20]
+        return bool(_AWAY_BEFORE.search(before) or (_AWAY_AROUND.search(before) and _AWAY_AFTER.match(after)))
+
+    def _drop_away(self, text: str, mentions: list[_Mention]) -> list[_Mention]:
+        """With places named both for work or study and for something else, keep the others (the problem's)."""
+        folded = fold_chars(text)
+        away = [m for m in mentions if m.kind != "street" and self._away(folded, m)]
+        if not away:
+            return mentions
+        rest = [m for m in mentions if m not in away and m.kind != "street"]
+        if not rest:  # "làm ở Sài Gòn, ở quê Quảng Ngãi đường ngập": the hometown (a weak mention) is the place
+            rest = [
+                dataclasses.replace(m, kind="province")
+                for m in mentions
+                if m.kind == "street" and m.codes and folded[: m.start].endswith("que ")
+            ]
+            return rest or mentions
+        return [m for m in mentions if m not in away]
+
     def extract(self, text: str) -> LocationMatch | None:
-        mentions = self._mentions(text)
+        mentions = self._drop_away(text, self._mentions(text))
         if not mentions:
             return None
         strong = [m for m in mentions if m.kind != "street"]

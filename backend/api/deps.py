@@ -16,6 +16,7 @@ from backend.db.models import Official
 from backend.services.accounts import LoginGuard, LoginLimits
 from backend.services.channels import ChannelHub
 from backend.services.intake import Intake
+from backend.services.nlu_workbench import Workbench
 from backend.services.security import TokenSigner
 from backend.services.throttle import Throttle
 from backend.services.tickets import TicketOps
@@ -144,3 +145,23 @@ def get_login_guard(settings: SettingsDep, throttle: ThrottleDep) -> LoginGuard:
 
 
 LoginGuardDep = Annotated[LoginGuard, Depends(get_login_guard)]
+
+
+ADMINS_ONLY = "administrators only / chỉ quản trị viên được dùng bàn làm việc NLU"
+
+
+def get_current_admin(official: CurrentOfficial) -> Official:
+    """The current official if an admin (the NLU workbench); officers and supervisors get 403."""
+    if official.role != "admin":
+        raise HTTPException(status_code=status.HTTP_403_FORBIDDEN, detail=ADMINS_ONLY)
+    return official
+
+
+CurrentAdmin = Annotated[Official, Depends(get_current_admin)]
+
+
+def get_workbench(settings: SettingsDep) -> Workbench:
+    return Workbench(settings.model_dir, settings.data_dir)
+
+
+WorkbenchDep = Annotated[Workbench, Depends(get_workbench)]

@@ -70,10 +70,14 @@ class ChatMessageIn(Inbound):
         pattern=r"^[A-Za-z0-9_-]{1,64}$",
         description="Client message id: a retry with the same id is not processed twice",
     )
+    latitude: float | None = Field(default=None, ge=-90, le=90, description="Shared position (browser geolocation)")
+    longitude: float | None = Field(default=None, ge=-180, le=180, description="Shared position, with latitude")
 
     @model_validator(mode="after")
     def _not_empty(self) -> ChatMessageIn:
-        if not self.text and not self.payload:
+        if (self.latitude is None) != (self.longitude is None):
+            raise ValueError("latitude and longitude go together / cần cả vĩ độ và kinh độ của vị trí")
+        if not self.text and not self.payload and self.latitude is None:
             raise ValueError("text must not be empty / nội dung không được để trống")
         return self
 
@@ -164,6 +168,7 @@ class TicketPublic(BaseModel):
     channel: str
     created_at: datetime
     updated_at: datetime
+    assignee: str | None = Field(default=None, description="Username of the official the ticket is assigned to")
 
 
 class TicketDetailPublic(TicketPublic):
@@ -178,6 +183,12 @@ class TicketsPublic(BaseModel):
     count: int
 
 
+class Assign(Inbound):
+    username: str | None = Field(
+        max_length=64, description="The official to assign the ticket to (active, of its unit or above); null: nobody"
+    )
+
+
 class ReplyCreate(Inbound):
     text: CleanText
     cluster: bool = Field(default=False, description="Send the same answer to every ticket linked as a duplicate")
@@ -189,6 +200,13 @@ class NoteCreate(Inbound):
 
 class CategoryCorrection(Inbound):
     category: str = Field(max_length=64)
+
+
+class PlaceCorrection(Inbound):
+    commune_code: str = Field(max_length=16, description="Code of the commune the ticket is really about")
+    place_name: str | None = Field(
+        default=None, max_length=200, description="The words of the text naming the place (e.g. a hamlet)"
+    )
 
 
 class Reassign(Inbound):
@@ -233,3 +251,75 @@ def open311_field_error(fields: dict[str, str]) -> str | None:
         except ValueError as exc:
             return f"{name[:64]}: {exc}"
     return None
+
+
+# -- reply templates (backend/api/routes/reply_templates.py) -------------------------------------------------------
+class ReplyTemplatePublic(BaseModel):
+    id: int
+    unit_code: str
+    unit_name: str
+    name: str
+    text: str = Field(description="With the placeholders {code}, {unit} and {deadline}")
+    filled: str | None = Field(default=None, description="The text filled for the ticket asked with ?ticket=CODE")
+    editable: bool
+
+
+class ReplyTemplatesPublic(BaseModel):
+    data: list[ReplyTemplatePublic]
+    count: int
+
+
+class ReplyTemplateCreate(Inbound):
+    unit: str | None = Field(default=None, max_length=16, description="The unit's code; the official's own by default")
+    name: str = Field(max_length=MAX_TEXT)
+    text: str = Field(max_length=MAX_TEXT * 2)
+
+
+class ReplyTemplateUpdate(Inbound):
+    name: str | None = Field(default=None, max_length=MAX_TEXT)
+    text: str | None = Field(default=None, max_length=MAX_TEXT * 2)
+
+
+# -- officials' accounts (backend/api/routes/officials.py) ----------------------------------------------------------
+Role = Literal["officer", "supervisor", "admin"]
+
+
+class OfficialPublic(BaseModel):
+    """An official's account as managers see it (never the password hash)."""
+
+    username: str
+    full_name: str
+    role: Role
+    unit: UnitPublic
+    active: bool
+    created_at: datetime  # its example, in Vietnam time, is added by backend/console/api_docs.py
+
+
+class OfficialsPublic(BaseModel):
+    data: list[OfficialPublic]
+    count: int
+
+
+class OfficialSaved(OfficialPublic):
+    temporary_password: str | None = Field(
+        default=None, description="A temporary password, shown only in this response (creation or reset)"
+    )
+
+
+class OfficialCreate(Inbound):
+    username: str = Field(min_length=1, max_length=64, examples=["canbo.hoankiem"])
+    unit: str = Field(max_length=16, description="The unit's code, inside your subtree", examples=["00070"])
+    role: Role = "officer"
+    full_name: str = Field(default="", max_length=200, examples=["Nguyễn Thị Lan"])
+    password: str | None = Field(
+        default=None, max_length=1024, description="Meets the password policy; omitted: a temporary one is returned"
+    )
+
+
+class OfficialUpdate(Inbound):
+    full_name: str | None = Field(default=None, max_length=200)
+    role: Role | None = None
+    unit: str | None = Field(default=None, max_length=16)
+    active: bool | None = None
+    password: str | None = Field(default=None, max_length=1024, description="A new password meeting the policy")
+    reset_password: bool = Field(default=False, description="Make a temporary password, returned once")

@@ -15,10 +15,12 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    event,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from backend.db.base import NAMING, Base, UTCDateTime, utcnow
+from backend.domain.search import search_key
 
 __all__ = ["NAMING", "Base", "UTCDateTime", "utcnow"]  # re-exported: callers and migrations name them here
 
@@ -55,6 +57,19 @@ class Citizen(Base):
 
 class Ticket(Base):
     __tablename__ = "tickets"
+    __table_args__ = (  # the inbox's filters, sorts and text search (backend/services/ticket_query.py)
+        Index("ix_tickets_unit_status_deadline", "unit_code", "status", "deadline"),
+        Index("ix_tickets_inbox_order", "urgent", "overdue", "deadline", "id"),
+        Index("ix_tickets_updated_at", "updated_at"),  # the report roll-ups' watermark (backend/services/rollups.py)
+        Index("ix_tickets_unflagged_overdue", "overdue", "status", "deadline"),  # overdue not yet flagged (reports)
+        Index("ix_tickets_category_created", "category", "created_at"),  # the reports' topic samples
+        Index(
+            "ix_tickets_search_trgm",
+            "search_text",
+            postgresql_using="gin",
+            postgresql_ops={"search_text": "gin_trgm_ops"},
+        ).ddl_if(dialect="postgresql"),
+    )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     code: Mapped[str] = mapped_column(String(16), unique=True)
     citizen_id: Mapped[int] = mapped_column(ForeignKey("citizens.id"), index=True)
@@ -89,9 +104,18 @@ class Ticket(Base):
     personal_data_erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # retention / erasure
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    assignee: Mapped[str | None] = mapped_column(String(64), index=True)  # one official's username
+    search_text: Mapped[str] = mapped_column(Text, default="", server_default="")  # folded code, text, place
 
     unit: Mapped[OrgUnit] = relationship(foreign_keys=[unit_code], lazy="joined")
     citizen: Mapped[Citizen] = relationship(lazy="joined")
+
+
+@event.listens_for(Ticket, "before_insert")
+@event.listens_for(Ticket, "before_update")
+def _fold_search_text(_mapper: Any, _connection: Any, ticket: Ticket) -> None:
+    """Keep the search key in step with the text on every write (filing, corrections, erasure of personal data)."""
+    ticket.search_text = search_key(ticket.code, ticket.text, ticket.location_text)
 
 
 class TicketEvent(Base):
@@ -238,6 +262,13 @@ class NluCorrection(Base):
     official: Mapped[str] = mapped_column(String(64))
     exported: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # the admins' review (backend/services/nlu_workbench.py): category | not_petition | place
+    kind: Mapped[str] = mapped_column(String(16), default="category", server_default="category")
+    text_key: Mapped[str] = mapped_column(String(64), default="", server_default="", index=True)  # normalised text
+    status: Mapped[str] = mapped_column(String(16), default="pending", server_default="pending", index=True)
+    label: Mapped[str | None] = mapped_column(String(100))  # the reviewed label (or commune code for a place)
+    reviewer: Mapped[str | None] = mapped_column(String(64))  # an admin, or "majority"
+    reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class Credential(Base):
@@ -249,5 +280,10 @@ class Credential(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
+from backend.db import console_models as _console_models  # noqa: E402, F401  (reply templates)
+from backend.db import inbox_models as _inbox_models  # noqa: E402, F401  (saved views of the inbox)
+from backend.db import nlu_workbench_models as _nlu_workbench_models  # noqa: E402, F401  (NLU jobs, models, aliases)
+from backend.db import official_links_models as _official_links_models  # noqa: E402, F401  (officials on Telegram)
 from backend.db import report_models as _report_models  # noqa: E402, F401  (summary reports: topic alerts)
 from backend.db import report_store_models as _report_store_models  # noqa: E402, F401  (generated reports, notices)
+from backend.db import rollup_models as _rollup_models  # noqa: E402, F401  (daily report roll-ups)

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from backend.config import Settings
 from backend.db.models import Message, utcnow
 from backend.kv import KV
-from backend.services.intake import Intake
+from backend.services.intake import GroupCommit, Intake
 from backend.services.zalo_tokens import DbZaloTokenStore
 from bot.base import ChannelSender, InboundResult
 from bot.ratelimit import RateLimiter
@@ -103,6 +103,7 @@ class ChannelHub(ChannelHost):
         self.inbound = InboundSignal()
         self.tasks = BackgroundTasks()
         self._senders: dict[str, ChannelSender] | None = None
+        self._group = GroupCommit(lambda msgs: self._intake().store_many(msgs))  # one transaction, many webhooks
 
     def get(self, name: str) -> Channel[Any] | None:
         return self.channels.get(name)
@@ -157,7 +158,7 @@ class ChannelHub(ChannelHost):
         if result.message is None:
             await asyncio.to_thread(record_ignored, self._scope, channel, raw, result.outcome)
             return result.outcome
-        stored = await asyncio.to_thread(self._intake().store, result.message)
+        stored = await self._group.store(result.message)
         if stored.duplicate:
             return "duplicate"
         self.inbound.wake()

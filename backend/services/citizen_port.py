@@ -270,6 +270,16 @@ class DbTicketService(TicketService):
             ).first()
             return ticket.code if ticket else None
 
+    def awaiting_info(self, citizen: CitizenRef) -> str | None:
+        with self._scope() as session:
+            ticket = session.scalars(
+                select(Ticket)
+                .where(Ticket.citizen_id == citizen.id, Ticket.status == st.CAN_BO_SUNG)
+                .order_by(Ticket.updated_at.desc(), Ticket.id.desc())
+                .limit(1)
+            ).first()
+            return ticket.code if ticket else None
+
     def unit_candidates(self, commune_codes: list[str]) -> list[tuple[str, str]]:
         with self._scope() as session:
             rows = session.scalars(select(OrgUnit).where(OrgUnit.code.in_(commune_codes)))

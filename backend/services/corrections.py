@@ -1,7 +1,9 @@
 """Officials' corrections exported as Rasa NLU YAML, ready to be added to the training data.
 
-Exports accumulate: each run merges the corrections not exported yet into the file, keeping every example already
-in it (including the administrator's own edits), so a second export never drops the first batch. Running it again
+Only corrections an admin accepted in the NLU workbench (or a majority of officials agreed on) are exported, with
+their reviewed label; place corrections are not text examples (they become place aliases). Exports accumulate: each
+run merges the corrections not exported yet into the file, keeping every example already in it (including the
+administrator's own edits), so a second export never drops the first batch. Running it again
 changes nothing. When the same text was corrected twice, the later label wins (the example moves). An export with
 nothing to add leaves the file as it is and does not create an empty one.
 """
@@ -89,25 +91,34 @@ def export_corrections(session: Session, path: Path, *, include_exported: bool =
     """Merge the corrections into ``path`` (``version: "3.1"`` Rasa NLU data); returns how many examples were added
     or moved to another label. With ``include_exported``, corrections exported before are merged again (examples
     already in the file are not repeated), e.g. to rebuild a deleted file."""
-    query = select(NluCorrection).order_by(NluCorrection.id)
+    query = (
+        select(NluCorrection)
+        .where(
+            NluCorrection.status == "accepted",
+            NluCorrection.kind.in_(("category", "not_petition")),
+            NluCorrection.label.is_not(None),
+        )
+        .order_by(NluCorrection.reviewed_at, NluCorrection.id)
+    )
     if not include_exported:
         query = query.where(NluCorrection.exported.is_(False))
     rows = list(session.scalars(query))
     blocks = _read(path)
     changed = 0
     for row in rows:
+        label = row.label or row.corrected
         text = " ".join(row.text.split())  # one example per line
         if not text or "[" in text:  # "[" would read as an entity annotation
             continue
         key = _key(text)
-        if any(b.label == row.corrected and key in map(_key, b.examples) for b in blocks):
+        if any(b.label == label and key in map(_key, b.examples) for b in blocks):
             continue  # already there: exporting again changes nothing
         for block in blocks:  # a later correction of the same text wins
             if block.label is not None:
                 block.examples = [e for e in block.examples if _key(e) != key]
-        target = next((b for b in blocks if b.label == row.corrected), None)
+        target = next((b for b in blocks if b.label == label), None)
         if target is None:
-            target = _Block(row.corrected)
+            target = _Block(label)
             blocks.append(target)
         target.examples.append(text)
         changed += 1

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import Insert, insert, select, tuple_, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -93,52 +95,169 @@ def get_or_create_citizen(session: Session, msg: InboundMessage) -> Citizen:
     return citizen
 
 
+def _insert(session: Session, table: Any) -> Insert:
+    """``INSERT ... ON CONFLICT DO NOTHING`` in the session's dialect (PostgreSQL and SQLite share the syntax)."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        return postgresql.insert(table).on_conflict_do_nothing()
+    if dialect == "sqlite":
+        return sqlite.insert(table).on_conflict_do_nothing()
+    return insert(table)  # pragma: no cover - gopy runs on PostgreSQL and SQLite only
+
+
+def _citizen_ids(session: Session, msgs: list[InboundMessage]) -> dict[tuple[str, str], int]:
+    """The citizen id of every sender of ``msgs``, creating the new ones (two statements whatever the batch size;
+    a citizen created concurrently by another process is simply found). Their last inbound time becomes now, and a
+    changed chat id is followed."""
+    latest = {(m.channel, m.user_id): m for m in msgs}  # the last message of each sender names its chat
+    keys = list(latest)
+    query = select(Citizen.id, Citizen.channel, Citizen.platform_user_id, Citizen.chat_id).where(
+        tuple_(Citizen.channel, Citizen.platform_user_id).in_(keys)
+    )
+    found = {(r.channel, r.platform_user_id): (r.id, r.chat_id) for r in session.execute(query)}
+    new = [k for k in keys if k not in found]
+    now = utcnow()
+    if new:
+        rows = [
+            {
+                "channel": c,
+                "platform_user_id": u,
+                "chat_id": latest[(c, u)].chat_id,
+                "display_name": latest[(c, u)].display_name,
+                "created_at": now,
+            }
+            for c, u in new
+        ]
+        session.execute(_insert(session, Citizen), rows)
+        again = query.where(tuple_(Citizen.channel, Citizen.platform_user_id).in_(new))
+        found.update({(r.channel, r.platform_user_id): (r.id, r.chat_id) for r in session.execute(again)})
+    ids = {k: v[0] for k, v in found.items()}
+    session.execute(update(Citizen).where(Citizen.id.in_(ids.values())).values(last_inbound_at=now))
+    for k, (citizen_id, chat_id) in found.items():
+        if latest[k].chat_id and latest[k].chat_id != chat_id:
+            session.execute(update(Citizen).where(Citizen.id == citizen_id).values(chat_id=latest[k].chat_id))
+    return ids
+
+
+def store_batch(session: Session, msgs: list[InboundMessage]) -> list[Stored]:
+    """Store many events in the session's transaction (the caller commits): one ``INSERT ... ON CONFLICT DO
+    NOTHING`` for the messages; an event already stored, or repeated in the batch, is answered ``duplicate=True``
+    with the first copy's id."""
+    if not msgs:
+        return []
+    citizens = _citizen_ids(session, msgs)
+    now = utcnow()
+    first: dict[tuple[str, str], int] = {}
+    rows = []
+    for i, m in enumerate(msgs):
+        key = (m.channel, m.platform_message_id)
+        if key in first:
+            continue
+        first[key] = i
+        rows.append(
+            {
+                "channel": m.channel,
+                "direction": "in",
+                "platform_message_id": m.platform_message_id,
+                "citizen_id": citizens[(m.channel, m.user_id)],
+                "kind": m.kind,
+                "text": m.text,
+                "data": message_to_data(m),
+                "process_attempts": 0,
+                "created_at": now,
+            }
+        )
+    inserted = session.execute(
+        _insert(session, Message).values(rows).returning(Message.id, Message.channel, Message.platform_message_id)
+    )
+    new = {(r.channel, r.platform_message_id): r.id for r in inserted}
+    old: dict[tuple[str, str], tuple[int, int]] = {}
+    missing = [k for k in first if k not in new]
+    if missing:
+        query = select(Message.id, Message.citizen_id, Message.channel, Message.platform_message_id).where(
+            Message.direction == "in", tuple_(Message.channel, Message.platform_message_id).in_(missing)
+        )
+        old = {(r.channel, r.platform_message_id): (r.id, r.citizen_id or 0) for r in session.execute(query)}
+    out = []
+    for i, m in enumerate(msgs):
+        key = (m.channel, m.platform_message_id)
+        if key in new:
+            out.append(Stored(new[key], citizens[(m.channel, m.user_id)], first[key] != i))
+        else:
+            message_id, citizen_id = old[key]
+            out.append(Stored(message_id, citizen_id, True))
+    return out
+
+
+class GroupCommit:
+    """The webhooks' group commit: concurrent requests wait for one shared transaction instead of one each.
+
+    A request's event joins the pending list; while a flush (one thread hop, one transaction) is running, the next
+    requests gather behind it and go together in the following one. Each request is answered only after the
+    transaction holding its event committed (acknowledged ⇒ stored). When a batch fails, its halves are tried
+    again, so a bad event fails only its own request."""
+
+    def __init__(self, store_many: Callable[[list[InboundMessage]], list[Stored]], max_batch: int = 500) -> None:
+        self._store_many = store_many
+        self._max = max_batch
+        self._pending: list[tuple[InboundMessage, asyncio.Future[Stored]]] = []
+        self._flushing: asyncio.Task[None] | None = None
+
+    async def store(self, msg: InboundMessage) -> Stored:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Stored] = loop.create_future()
+        self._pending.append((msg, future))
+        if self._flushing is None or self._flushing.done() or self._flushing.get_loop() is not loop:
+            self._flushing = loop.create_task(self._flush())
+        return await future
+
+    async def _flush(self) -> None:
+        while self._pending:
+            batch, self._pending = self._pending[: self._max], self._pending[self._max :]
+            await self._commit(batch)
+
+    async def _commit(self, batch: list[tuple[InboundMessage, asyncio.Future[Stored]]]) -> None:
+        """One transaction for the batch; when it fails, each half again, so a bad event fails alone."""
+        try:
+            results = await asyncio.to_thread(self._store_many, [m for m, _ in batch])
+        except Exception as exc:
+            if len(batch) == 1:
+                _settle(batch[0][1], exc)
+                return
+            log.warning("storing %d events together failed; trying them in halves", len(batch), exc_info=True)
+            half = len(batch) // 2
+            await self._commit(batch[:half])
+            await self._commit(batch[half:])
+            return
+        for (_, future), result in zip(batch, results, strict=True):
+            _settle(future, result)
+
+
+def _settle(future: asyncio.Future[Stored], outcome: Stored | BaseException) -> None:
+    if future.done():  # the request went away (client disconnected): its event is stored all the same
+        return
+    if isinstance(outcome, BaseException):
+        future.set_exception(outcome)
+    else:
+        future.set_result(outcome)
+
+
 class Intake:
-    def __init__(self, scope: SessionScope, handle: Handle) -> None:
+    def __init__(self, scope: SessionScope, handle: Handle, prepare: Callable[[list[str]], None] | None = None) -> None:
         self._scope = scope
         self._handle = handle
+        self._prepare = prepare  # parses a batch's texts at once before its turns (the NLU's parse_many)
+
+    def store_many(self, msgs: list[InboundMessage]) -> list[Stored]:
+        """Store many events in one transaction (the webhooks' group commit, see :class:`GroupCommit`)."""
+        with self._scope() as session:
+            stored = store_batch(session, msgs)
+            session.commit()
+            return stored
 
     def store(self, msg: InboundMessage) -> Stored:
         """Store the event once. A redelivery returns the first copy with ``duplicate=True``."""
-        with self._scope() as session:
-            existing = session.scalars(
-                select(Message).where(
-                    Message.channel == msg.channel,
-                    Message.direction == "in",
-                    Message.platform_message_id == msg.platform_message_id,
-                )
-            ).first()
-            if existing is not None:
-                return Stored(existing.id, existing.citizen_id or 0, True)
-            citizen = get_or_create_citizen(session, msg)
-            citizen.last_inbound_at = utcnow()
-            if msg.chat_id and citizen.chat_id != msg.chat_id:
-                citizen.chat_id = msg.chat_id
-            row = Message(
-                channel=msg.channel,
-                direction="in",
-                platform_message_id=msg.platform_message_id,
-                citizen_id=citizen.id,
-                kind=msg.kind,
-                text=msg.text,
-                data=message_to_data(msg),
-            )
-            try:
-                with session.begin_nested():
-                    session.add(row)
-                    session.flush()
-            except IntegrityError:
-                session.rollback()
-                dup = session.scalars(
-                    select(Message).where(
-                        Message.channel == msg.channel,
-                        Message.direction == "in",
-                        Message.platform_message_id == msg.platform_message_id,
-                    )
-                ).one()
-                return Stored(dup.id, dup.citizen_id or 0, True)
-            session.commit()
-            return Stored(row.id, citizen.id, False)
+        return self.store_many([msg])[0]
 
     def process(self, message_id: int, *, deliver_inline: bool = False) -> list[Message]:
         """Run the conversation on a stored message and queue (or, for the web chat, store) the replies.
@@ -157,48 +276,110 @@ class Intake:
             result = self._handle(ref, msg)
         except Exception as exc:
             log.exception("processing inbound message %s failed", message_id)
-            with self._scope() as session:
-                row = session.get(Message, message_id)
-                assert row is not None
-                row.process_attempts += 1
-                row.process_error = f"{type(exc).__name__}: {exc}"
-                if row.process_attempts >= MAX_PROCESS_ATTEMPTS:
-                    row.processed_at = utcnow()
-                session.commit()
+            self._failed(message_id, exc)
             raise
-        turn = result if isinstance(result, Turn) else Turn(list(result))
         with self._scope() as session:
-            row = session.get(Message, message_id)
-            citizen = session.get(Citizen, ref.id)
-            assert row is not None and citizen is not None
-            ticket_id = link_turn(session, row, citizen.id, turn)
-            written: list[Message] = []
-            for reply in turn.replies:
-                buttons = [{"title": b.title, "payload": b.payload} for b in reply.buttons]
-                if deliver_inline:
-                    out = Message(
-                        channel=citizen.channel,
-                        direction="out",
-                        citizen_id=citizen.id,
-                        ticket_id=ticket_id,
-                        draft_id=turn.draft_id,
-                        kind="text",
-                        text=reply.text,
-                        data={"buttons": buttons, "in_reply_to": message_id},
-                        author="bot",
-                    )
-                    session.add(out)
-                    written.append(out)
-                else:  # the outbox worker links the sent reply like the message it answers (``reply_to``)
-                    enqueue(
-                        session,
-                        citizen,
-                        reply.text,
-                        buttons=[Button(**b) for b in buttons],
-                        author="bot",
-                        reply_to=msg.platform_message_id,
-                    )
-            row.processed_at = utcnow()
-            row.process_error = None
+            written = self._write(session, message_id, ref.id, msg, result, deliver_inline=deliver_inline)
             session.commit()
             return written
+
+    def process_many(self, message_ids: list[int]) -> int:
+        """Process a claimed batch: one read, ``prepare`` (the NLU's ``parse_many``) on every text at once, the
+        conversation message by message (in the given order), and one transaction writing every outcome.
+
+        A message whose conversation raises is recorded as failed (retried later, given up after
+        ``MAX_PROCESS_ATTEMPTS``) without holding back the others; if the batch's transaction fails, each outcome
+        is written on its own. Returns how many messages were processed."""
+        with self._scope() as session:
+            rows = session.scalars(select(Message).where(Message.id.in_(message_ids))).all()
+            by_id = {r.id: r for r in rows if r.processed_at is None and r.citizen_id is not None}
+            citizens = {
+                c.id: c
+                for c in session.scalars(select(Citizen).where(Citizen.id.in_({r.citizen_id for r in by_id.values()})))
+            }
+            work = [
+                (i, message_from_data(by_id[i].data), citizen_ref(citizens[by_id[i].citizen_id or 0]))
+                for i in message_ids
+                if i in by_id
+            ]
+        if self._prepare is not None:
+            self._prepare([m.text for _, m, _ in work if m.text])
+        done: list[tuple[int, CitizenRef, InboundMessage, Turn | list[Reply]]] = []
+        for message_id, msg, ref in work:
+            try:
+                done.append((message_id, ref, msg, self._handle(ref, msg)))
+            except Exception as exc:
+                log.exception("processing inbound message %s failed", message_id)
+                self._failed(message_id, exc)
+        try:
+            with self._scope() as session:
+                ids = [d[0] for d in done]
+                _ = session.scalars(select(Message).where(Message.id.in_(ids))).all()  # one read for the batch
+                _ = session.scalars(select(Citizen).where(Citizen.id.in_({d[1].id for d in done}))).all()
+                for message_id, ref, msg, result in done:
+                    self._write(session, message_id, ref.id, msg, result)
+                session.commit()
+        except Exception:
+            log.warning("writing a batch of %d outcomes failed; writing them one by one", len(done), exc_info=True)
+            for message_id, ref, msg, result in done:
+                with self._scope() as session:
+                    self._write(session, message_id, ref.id, msg, result)
+                    session.commit()
+        return len(done)
+
+    def _failed(self, message_id: int, exc: Exception) -> None:
+        with self._scope() as session:
+            row = session.get(Message, message_id)
+            assert row is not None
+            row.process_attempts += 1
+            row.process_error = f"{type(exc).__name__}: {exc}"
+            row.locked_until = utcnow() + timedelta(seconds=5 * row.process_attempts)  # the worker retries then
+            if row.process_attempts >= MAX_PROCESS_ATTEMPTS:
+                row.processed_at = utcnow()
+            session.commit()
+
+    def _write(
+        self,
+        session: Session,
+        message_id: int,
+        citizen_id: int,
+        msg: InboundMessage,
+        result: Turn | list[Reply],
+        *,
+        deliver_inline: bool = False,
+    ) -> list[Message]:
+        """Link the message to its turn, queue (or store inline) the replies and mark it processed."""
+        turn = result if isinstance(result, Turn) else Turn(list(result))
+        row = session.get(Message, message_id)
+        citizen = session.get(Citizen, citizen_id)
+        assert row is not None and citizen is not None
+        ticket_id = link_turn(session, row, citizen.id, turn)
+        written: list[Message] = []
+        for reply in turn.replies:
+            buttons = [{"title": b.title, "payload": b.payload} for b in reply.buttons]
+            if deliver_inline:
+                out = Message(
+                    channel=citizen.channel,
+                    direction="out",
+                    citizen_id=citizen.id,
+                    ticket_id=ticket_id,
+                    draft_id=turn.draft_id,
+                    kind="text",
+                    text=reply.text,
+                    data={"buttons": buttons, "in_reply_to": message_id},
+                    author="bot",
+                )
+                session.add(out)
+                written.append(out)
+            else:  # the outbox worker links the sent reply like the message it answers (``reply_to``)
+                enqueue(
+                    session,
+                    citizen,
+                    reply.text,
+                    buttons=[Button(**b) for b in buttons],
+                    author="bot",
+                    reply_to=msg.platform_message_id,
+                )
+        row.processed_at = utcnow()
+        row.process_error = None
+        return written

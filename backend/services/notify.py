@@ -57,10 +57,36 @@ def enqueue(
     """
     if not has_chat(citizen.channel):
         return None
-    item = OutboxItem(
-        channel=citizen.channel,
-        chat_id=citizen.chat_id,
+    return queue_message(
+        session,
+        citizen.channel,
+        citizen.chat_id,
+        text,
         citizen_id=citizen.id,
+        ticket_id=ticket_id,
+        buttons=buttons,
+        author=author,
+        reply_to=reply_to,
+    )
+
+
+def queue_message(
+    session: Session,
+    channel: str,
+    chat_id: str,
+    text: str,
+    *,
+    citizen_id: int | None = None,
+    ticket_id: int | None = None,
+    buttons: Sequence[Button] = (),
+    author: str | None = None,
+    reply_to: str | None = None,
+) -> OutboxItem:
+    """Queue one message to any chat (a citizen's, or an official's linked Telegram: ``citizen_id`` None)."""
+    item = OutboxItem(
+        channel=channel,
+        chat_id=chat_id,
+        citizen_id=citizen_id,
         ticket_id=ticket_id,
         text=text,
         buttons=[{"title": b.title, "payload": b.payload} for b in buttons],
@@ -72,10 +98,26 @@ def enqueue(
     return item
 
 
+class StaffAlerts(Protocol):
+    """Tells the officials in charge about a ticket in their linked chats (backend/services/official_telegram.py)."""
+
+    def ticket_filed(self, session: Session, ticket: Ticket) -> None: ...
+
+    def ticket_overdue(self, session: Session, ticket: Ticket) -> None: ...
+
+
 class Notifier:
-    def __init__(self, texts: TextRenderer, ask_rating: AskRating | None = None) -> None:
+    def __init__(
+        self, texts: TextRenderer, ask_rating: AskRating | None = None, staff: StaffAlerts | None = None
+    ) -> None:
         self.texts = texts
         self.ask_rating = ask_rating
+        self.staff = staff  # officials' Telegram notifications, in the same transaction as the change
+
+    def filed(self, session: Session, ticket: Ticket) -> None:
+        """A new ticket: the officials in charge who linked a Telegram chat are told (the citizen already was)."""
+        if self.staff is not None:
+            self.staff.ticket_filed(session, ticket)
 
     def _citizen(self, session: Session, ticket: Ticket) -> Citizen:
         citizen = session.get(Citizen, ticket.citizen_id)
@@ -128,3 +170,5 @@ class Notifier:
             "notify_escalated", code=ticket.code, unit=ticket.unit.name, above=unit.name if unit else ticket.unit.name
         )
         enqueue(session, self._citizen(session, ticket), body, ticket_id=ticket.id)
+        if self.staff is not None:  # once per ticket: escalate_overdue wins its conditional update only once
+            self.staff.ticket_overdue(session, ticket)

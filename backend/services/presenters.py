@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -52,6 +54,7 @@ def ticket_public(session: Session, t: Ticket) -> TicketPublic:
         channel=t.channel,
         created_at=t.created_at,
         updated_at=t.updated_at,
+        assignee=t.assignee,
     )
 
 
@@ -91,3 +94,22 @@ def ticket_detail(session: Session, t: Ticket, official: Official) -> TicketDeta
         ],
         attachments=list(t.attachments or []),
     )
+
+
+def time_left(deadline: datetime | None, now: datetime, *, closed: bool = False) -> str:
+    """The time left to a deadline as an official reads it: "còn 2 ngày", "còn 5 giờ", "quá hạn 1 ngày".
+
+    Whole days from 24 hours on, whole hours below (at least one minute shown as "còn dưới 1 giờ"); empty for a
+    ticket without a deadline or already closed.
+    """
+    if deadline is None or closed:
+        return ""
+    seconds = (deadline - now).total_seconds()
+    span = abs(seconds)
+    if span >= 86_400:
+        amount = f"{int(span // 86_400)} ngày"
+    elif span >= 3_600:
+        amount = f"{int(span // 3_600)} giờ"
+    else:
+        amount = "dưới 1 giờ"
+    return f"còn {amount}" if seconds >= 0 else f"quá hạn {amount}"

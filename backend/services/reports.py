@@ -1,37 +1,42 @@
 """Summary reports of what the people say: counts by status, field, channel, place and time, handling results,
 satisfaction and emerging topics, for a unit's subtree over a period of Vietnamese calendar days.
 
-Counts are aggregated in SQL (``GROUP BY``) so they scale; topics come from a bounded sample of the period's texts
-(TF-IDF and average-linkage clustering within each field, scikit-learn).
+Counts of whole past days come from the daily roll-ups (``backend/services/rollups.py``, aggregated in SQL), those of
+today and of days changed since the roll-ups' last pass from the tickets themselves, counted alike; topics come from
+a bounded sample of the period's texts (TF-IDF and average-linkage clustering within each field, scikit-learn), kept
+in ``report_topic_cache`` and computed ahead by the worker for the central committee and the provinces.
 
 ``summarize`` is the one entry point (API, console, periodic DOCX/XLSX reports); its signature is kept stable.
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
-import statistics
 import threading
 import time as clock
 import unicodedata
 from collections import Counter, defaultdict
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from dataclasses import asdict, dataclass, field, replace
+from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Date, and_, case, cast, func, literal, or_, select, type_coerce
+from sqlalchemy import BigInteger, ColumnElement, and_, case, cast, func, literal, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from backend.db.models import Official, OrgUnit, Ticket, TicketEvent, UTCDateTime, utcnow
+from backend.db.models import Official, OrgUnit, Ticket, utcnow
 from backend.db.report_models import TopicAlert
 from backend.db.report_store_models import ConsoleNotice
-from backend.domain import statuses as st
-from backend.domain.deadlines import VN_TZ
+from backend.db.rollup_models import ReportDaily, TopicCache
 from backend.domain.routing import CENTRAL
 from backend.domain.taxonomy import CATEGORIES
-from backend.services.tickets import unit_scope, unit_subtree
+from backend.services import rollups
+from backend.services.rollups import UNCATEGORISED as UNCATEGORISED  # re-exported: callers name them here
+from backend.services.rollups import today_vn as today_vn
+from backend.services.rollups import utc_bounds as utc_bounds
+from backend.services.tickets import unit_subtree
 
 MAX_SPAN_DAYS = 366
 DEFAULT_DAYS = 30
@@ -44,8 +49,6 @@ TOPIC_MIN_COUNT = 2
 TOPICS_SHOWN = 12
 JUMP_FACTOR = 3.0
 JUMP_MIN_COUNT = 10
-ANSWERED_KINDS = ("reply",)
-UNCATEGORISED = "chua_phan_loai"
 
 # Vietnamese function words and petition boilerplate (with and without diacritics) that say nothing of the subject.
 _STOPWORDS = """
@@ -143,10 +146,6 @@ class Summary:
 # -- periods ----------------------------------------------------------------------------------------------------
 
 
-def today_vn(now: datetime | None = None) -> date:
-    return (now or utcnow()).astimezone(VN_TZ).date()
-
-
 def default_period(now: datetime | None = None) -> tuple[date, date]:
     """The last 30 days in Vietnam time, today included."""
     end = today_vn(now)
@@ -176,13 +175,6 @@ def check_period(start: date, end: date) -> None:
         raise PeriodError(f"the period is longer than {MAX_SPAN_DAYS} days / khoảng thời gian quá dài")
 
 
-def utc_bounds(start: date, end: date) -> tuple[datetime, datetime]:
-    """[start 00:00, day after end 00:00) in Vietnam time, as UTC datetimes."""
-    lo = datetime.combine(start, time(), VN_TZ).astimezone(UTC)
-    hi = datetime.combine(end + timedelta(days=1), time(), VN_TZ).astimezone(UTC)
-    return lo, hi
-
-
 def previous_period(start: date, end: date) -> tuple[date, date]:
     days = (end - start).days + 1
     return start - timedelta(days=days), start - timedelta(days=1)
@@ -206,70 +198,70 @@ def child_units(session: Session, unit_code: str) -> list[OrgUnit]:
     return list(session.scalars(select(OrgUnit).where(OrgUnit.parent_code == unit_code).order_by(OrgUnit.code)))
 
 
-def _ticket_filters(
-    unit_code: str,
-    lo: datetime,
-    hi: datetime,
-    *,
-    category: str | None,
-    channel: str | None,
-    official: Official | None,
-) -> list[ColumnElement[bool]]:
-    filters: list[ColumnElement[bool]] = [
-        Ticket.created_at >= lo,
-        Ticket.created_at < hi,
-    ]
+@dataclass(frozen=True)
+class Scope:
+    """Whose tickets a summary counts: an officer sees their own unit's, supervisors and admins their subtree."""
+
+    unit_code: str
+    role: str
+
+    @classmethod
+    def of(cls, official: Official | None) -> Scope | None:
+        return cls(official.unit_code, official.role) if official is not None else None
+
+
+def _unit_filters(column: Any, unit_code: str, scope: Scope | None) -> list[ColumnElement[bool]]:
+    """The unit's subtree, narrowed to what the asker may see (as :func:`backend.services.tickets.unit_scope`)."""
+    filters: list[ColumnElement[bool]] = []
     if unit_code != CENTRAL:
-        filters.append(Ticket.unit_code.in_(unit_subtree(unit_code)))
-    if official is not None and not (official.unit_code == CENTRAL and official.role != "officer"):
-        filters.append(Ticket.unit_code.in_(unit_scope(official)))  # an officer: only their own unit's tickets
-    if category == UNCATEGORISED:
-        filters.append(Ticket.category.is_(None))
-    elif category:
-        filters.append(Ticket.category == category)
-    if channel:
-        filters.append(Ticket.channel == channel)
+        filters.append(column.in_(unit_subtree(unit_code)))
+    if scope is not None and scope.role == "officer":
+        filters.append(column == scope.unit_code)
+    elif scope is not None and scope.unit_code != CENTRAL:
+        filters.append(column.in_(unit_subtree(scope.unit_code)))
     return filters
 
 
-def overdue_expr(now: datetime) -> ColumnElement[bool]:
-    """Flagged overdue by the deadline worker, or still unanswered past the answer deadline."""
-    unanswered = Ticket.status.in_(sorted(st.OPEN_STATUSES))
-    return or_(Ticket.overdue.is_(True), and_(unanswered, Ticket.deadline.is_not(None), Ticket.deadline < now))
+@dataclass(frozen=True)
+class SummaryQuery:
+    """One summary's question: a unit's subtree over Vietnam calendar days, maybe one field or channel, as seen by
+    one asker (``scope``; ``None``: everything, as the worker sees it)."""
 
+    unit_code: str
+    start: date
+    end: date
+    category: str | None = None
+    channel: str | None = None
+    scope: Scope | None = None
 
-def _first_times(filters: Sequence[ColumnElement[bool]]) -> Any:
-    """Per ticket: when an official first acted on it (reply or status change) and when it was first answered."""
-    answered = or_(
-        and_(TicketEvent.kind.in_(ANSWERED_KINDS), TicketEvent.actor_type == "official"),
-        and_(TicketEvent.kind == "status", TicketEvent.new_status == st.DA_TRA_LOI),
-    )
-    responded = and_(TicketEvent.actor_type == "official", TicketEvent.kind.in_(("reply", "status")))
-    return (
-        select(
-            TicketEvent.ticket_id.label("ticket_id"),
-            type_coerce(func.min(case((answered, TicketEvent.created_at))), UTCDateTime()).label("answered_at"),
-            type_coerce(func.min(case((responded, TicketEvent.created_at))), UTCDateTime()).label("responded_at"),
-        )
-        .where(TicketEvent.ticket_id.in_(select(Ticket.id).where(*filters)))
-        .group_by(TicketEvent.ticket_id)
-        .subquery()
-    )
+    def ticket_filters(self) -> list[ColumnElement[bool]]:
+        lo, hi = utc_bounds(self.start, self.end)
+        filters = [Ticket.created_at >= lo, Ticket.created_at < hi]
+        filters += _unit_filters(Ticket.unit_code, self.unit_code, self.scope)
+        if self.category == UNCATEGORISED:
+            filters.append(Ticket.category.is_(None))
+        elif self.category:
+            filters.append(Ticket.category == self.category)
+        if self.channel:
+            filters.append(Ticket.channel == self.channel)
+        return filters
 
+    def rollup_filters(self, days: Sequence[tuple[date, date]]) -> list[ColumnElement[bool]]:
+        r = ReportDaily
+        filters = [or_(*[and_(r.day >= first, r.day <= last) for first, last in days])]
+        filters += _unit_filters(r.unit_code, self.unit_code, self.scope)
+        if self.category:
+            filters.append(r.category == self.category)
+        if self.channel:
+            filters.append(r.channel == self.channel)
+        return filters
 
-def _local_day(session: Session) -> ColumnElement[Any]:
-    """The Vietnam calendar day of a ticket's creation, in SQL (Vietnam has no daylight saving time: UTC+7)."""
-    if session.get_bind().dialect.name == "postgresql":
-        return cast(func.timezone("Asia/Ho_Chi_Minh", Ticket.created_at), Date)
-    return func.date(Ticket.created_at, "+7 hours")
+    def previous(self) -> SummaryQuery:
+        first, last = previous_period(self.start, self.end)
+        return replace(self, start=first, end=last)
 
-
-def _as_date(value: Any) -> date:
-    if isinstance(value, datetime):
-        return value.date()
-    if isinstance(value, date):
-        return value
-    return date.fromisoformat(str(value)[:10])
+    def key(self) -> str:
+        return hashlib.sha256(repr(self).encode()).hexdigest()
 
 
 def _rate(part: int, whole: int) -> float | None:
@@ -293,6 +285,8 @@ def summarize(
 ) -> Summary:
     """Everything the reports show for ``unit_code``'s subtree over the Vietnam calendar days ``start``..``end``.
 
+    Whole past days come from the daily roll-ups where they are up to date (``backend/services/rollups.py``), the
+    other days from the tickets: both count alike.
     ``official``, when given, narrows the tickets to those the official may see (an officer: their own unit's);
     callers check first that the unit is in the official's subtree (:func:`unit_in_scope`).
     Raises :class:`UnitNotFound` for an unknown unit and :class:`PeriodError` for a bad period.
@@ -302,63 +296,36 @@ def summarize(
     if unit is None:
         raise UnitNotFound(unit_code)
     now = now or utcnow()
-    lo, hi = utc_bounds(start, end)
-    filters = _ticket_filters(unit_code, lo, hi, category=category, channel=channel, official=official)
-    overdue = overdue_expr(now)
+    query = SummaryQuery(unit.code, start, end, category, channel, Scope.of(official))
+    officer = official is not None and official.role == "officer"  # sees their own unit only: nothing below
+    children = [] if officer else child_units(session, unit.code)
+    # a ticket belongs to the child that is its unit, or its unit's parent (TW → province ← commune)
+    child = case((OrgUnit.parent_code == unit.code, OrgUnit.code), else_=OrgUnit.parent_code) if children else None
 
-    def grouped(column: Any) -> dict[str, int]:
-        rows = session.execute(select(column, func.count()).where(*filters).group_by(column)).all()
-        return {(key if key is not None else UNCATEGORISED): int(n) for key, n in rows}
+    tally = rollups.Tally()
+    cover = rollups.coverage(session, start, end, now)
+    base = query.ticket_filters()
+    if cover.raw:
+        facts = rollups.fact_rows(session, [*base, rollups.created_on(cover.raw)], child)
+        tally.add_facts(facts, now, exclude_unit=unit.code)
+    if cover.rolled:
+        rollups.add_rollups(session, tally, query.rollup_filters(cover.rolled), child, unit.code)
+        rolled = [*base, rollups.created_on(cover.rolled)]
+        rollups.add_unflagged_overdue(session, tally, rolled, now, child, unit.code)
 
-    by_status = grouped(Ticket.status)
-    by_category = dict(sorted(grouped(Ticket.category).items(), key=lambda kv: (-kv[1], kv[0])))
-    by_channel = grouped(Ticket.channel)
-    totals = session.execute(
-        select(
-            func.count(),
-            func.coalesce(func.sum(case((Ticket.urgent.is_(True), 1), else_=0)), 0),
-            func.coalesce(func.sum(case((overdue, 1), else_=0)), 0),
-        ).where(*filters)
-    ).one()
-    total, urgent, overdue_n = int(totals[0]), int(totals[1]), int(totals[2])
-
-    # handling: answered, on time, first response
-    times = _first_times(filters)
-    on_time = and_(
-        times.c.answered_at.is_not(None), or_(Ticket.deadline.is_(None), times.c.answered_at <= Ticket.deadline)
-    )
-    handled = session.execute(
-        select(
-            func.count(times.c.answered_at),
-            func.coalesce(func.sum(case((on_time, 1), else_=0)), 0),
-        )
-        .select_from(Ticket)
-        .join(times, times.c.ticket_id == Ticket.id)
-    ).one()
-    answered, answered_on_time = int(handled[0]), int(handled[1])
-    median_hours = _median_first_response(session, times)
-
-    # satisfaction
-    ratings = session.execute(
-        select(Ticket.rating, func.count()).where(*filters, Ticket.rating.is_not(None)).group_by(Ticket.rating)
-    ).all()
     distribution = {str(s): 0 for s in range(1, 6)}
-    for stars, n in ratings:
-        if stars is None:
-            continue
-        distribution[str(int(stars))] = distribution.get(str(int(stars)), 0) + int(n)
+    for stars, n in sorted(tally.ratings.items()):
+        distribution[str(stars)] = distribution.get(str(stars), 0) + n
     rated = sum(distribution.values())
     mean = round(sum(int(k) * v for k, v in distribution.items()) / rated, 2) if rated else None
-
-    # next level down
-    officer = official is not None and official.role == "officer"  # sees their own unit only: nothing below
-    by_child = [] if officer else _by_child_unit(session, unit, filters, times, overdue)
-
-    # trend
+    by_child = []
+    for c in children:
+        t, o, a, ok = tally.by_child.get(c.code, (0, 0, 0, 0))
+        by_child.append(ChildUnitStats(c.code, c.name, t, o, a, ok, _rate(ok, a)))
+    by_child.sort(key=lambda s: (-s.total, -s.overdue, s.code))
+    by_category = dict(sorted(tally.by_category.items(), key=lambda kv: (-kv[1], kv[0])))
     granularity = "day" if (end - start).days + 1 <= DAILY_TREND_MAX_DAYS else "week"
-    trend = _trend(session, filters, start, end, granularity)
-
-    found = _cached_topics(session, unit_code, start, end, category, channel, official, by_category) if topics else []
+    found = _cached_topics(session, query, by_category, now) if topics else []
     return Summary(
         unit_code=unit.code,
         unit_name=unit.name,
@@ -367,95 +334,35 @@ def summarize(
         end=end,
         category=category,
         channel=channel,
-        total=total,
-        by_status=by_status,
+        total=tally.total,
+        by_status=dict(sorted(tally.by_status.items())),
         by_category=by_category,
-        by_channel=by_channel,
-        urgent=urgent,
-        overdue=overdue_n,
-        answered=answered,
-        answered_on_time=answered_on_time,
-        on_time_rate=_rate(answered_on_time, answered),
-        median_first_response_hours=median_hours,
+        by_channel=dict(sorted(tally.by_channel.items())),
+        urgent=tally.urgent,
+        overdue=tally.overdue,
+        answered=tally.answered,
+        answered_on_time=tally.on_time,
+        on_time_rate=_rate(tally.on_time, tally.answered),
+        median_first_response_hours=tally.median_response_hours(),
         satisfaction=Satisfaction(count=rated, mean=mean, distribution=distribution),
         by_child_unit=by_child,
         trend_granularity=granularity,
-        trend=trend,
+        trend=_trend(tally, start, end, granularity),
         topics=found,
         generated_at=now,
     )
 
 
-def _median_first_response(session: Session, times: Any) -> float | None:
-    if session.get_bind().dialect.name == "postgresql":
-        seconds = func.extract("epoch", times.c.responded_at - Ticket.created_at)
-        value = session.scalar(
-            select(func.percentile_cont(0.5).within_group(seconds))
-            .select_from(Ticket)
-            .join(times, times.c.ticket_id == Ticket.id)
-            .where(times.c.responded_at.is_not(None))
-        )
-        return round(float(value) / 3600, 2) if value is not None else None
-    rows = session.execute(
-        select(Ticket.created_at, times.c.responded_at)
-        .select_from(Ticket)
-        .join(times, times.c.ticket_id == Ticket.id)
-        .where(times.c.responded_at.is_not(None))
-    ).all()
-    hours = [(responded - created).total_seconds() / 3600 for created, responded in rows]
-    return round(statistics.median(hours), 2) if hours else None
-
-
-def _by_child_unit(
-    session: Session, unit: OrgUnit, filters: Sequence[ColumnElement[bool]], times: Any, overdue: ColumnElement[bool]
-) -> list[ChildUnitStats]:
-    children = child_units(session, unit.code)
-    if not children:
-        return []
-    # a ticket belongs to the child that is its unit, or its unit's parent (TW → province ← commune)
-    child = case((OrgUnit.parent_code == unit.code, OrgUnit.code), else_=OrgUnit.parent_code).label("child")
-    on_time = and_(
-        times.c.answered_at.is_not(None), or_(Ticket.deadline.is_(None), times.c.answered_at <= Ticket.deadline)
-    )
-    rows = session.execute(
-        select(
-            child,
-            func.count(),
-            func.coalesce(func.sum(case((overdue, 1), else_=0)), 0),
-            func.count(times.c.answered_at),
-            func.coalesce(func.sum(case((on_time, 1), else_=0)), 0),
-        )
-        .select_from(Ticket)
-        .join(OrgUnit, OrgUnit.code == Ticket.unit_code)
-        .outerjoin(times, times.c.ticket_id == Ticket.id)
-        .where(*filters, Ticket.unit_code != unit.code)
-        .group_by(child)
-    ).all()
-    counts = {code: (int(t), int(o), int(a), int(ok)) for code, t, o, a, ok in rows}
-    stats = []
-    for c in children:
-        t, o, a, ok = counts.get(c.code, (0, 0, 0, 0))
-        stats.append(ChildUnitStats(c.code, c.name, t, o, a, ok, _rate(ok, a)))
-    return sorted(stats, key=lambda s: (-s.total, -s.overdue, s.code))
-
-
-def _trend(
-    session: Session, filters: Sequence[ColumnElement[bool]], start: date, end: date, granularity: str
-) -> list[TrendPoint]:
-    day = _local_day(session).label("day")
-    rows = session.execute(
-        select(day, Ticket.category, func.count()).where(*filters).group_by(day, Ticket.category)
-    ).all()
+def _trend(tally: rollups.Tally, start: date, end: date, granularity: str) -> list[TrendPoint]:
     buckets: dict[date, Counter[str]] = {}
     cursor = start if granularity == "day" else start - timedelta(days=start.weekday())
     step = timedelta(days=1 if granularity == "day" else 7)
     while cursor <= end:
         buckets[cursor] = Counter()
         cursor += step
-    for raw, cat, n in rows:
-        d = _as_date(raw)
+    for (d, cat), n in tally.trend.items():
         key = d if granularity == "day" else d - timedelta(days=d.weekday())
-        buckets.setdefault(key, Counter())[cat or UNCATEGORISED] += int(n)
+        buckets.setdefault(key, Counter())[cat] += n
     return [TrendPoint(k, sum(v.values()), dict(v.most_common())) for k, v in sorted(buckets.items())]
 
 
@@ -480,79 +387,127 @@ def _sample(
         limit = min(n, share, TOPIC_SAMPLE_PER_CATEGORY)
         where = Ticket.category.is_(None) if cat == UNCATEGORISED else Ticket.category == cat
         # a fixed pseudo-random order: the same figures on every reload, and no sort by random() of every row
-        order = (Ticket.id * 2654435761) % 4294967291 if n > limit else Ticket.id
+        order = (cast(Ticket.id, BigInteger) * _HASH_MUL) % _HASH_MOD if n > limit else Ticket.id
         rows = session.execute(select(Ticket.code, Ticket.text).where(*texts, where).order_by(order).limit(limit)).all()
         out.extend((code, cat, text) for code, text in rows)
     return out
 
 
-TOPIC_CACHE_SECONDS = 600
-_topic_cache: dict[tuple[Any, ...], tuple[float, list[Topic]]] = {}
+_HASH_MUL, _HASH_MOD = literal(2654435761, BigInteger), literal(4294967291, BigInteger)  # beyond 32-bit integers
+TOPIC_CACHE_SECONDS = 600  # in the process, while the counts per field stay the same
+TOPIC_STORED_SECONDS = 24 * 3600  # in the database, while the counts per field stay the same
+TOPIC_DRIFT_SECONDS = 1800  # in the database, while the period grew by at most TOPIC_DRIFT
+TOPIC_DRIFT = 0.02
+_topic_cache: dict[tuple[str, str, str], tuple[float, list[Topic]]] = {}
 _topic_lock = threading.Lock()
 
 
+def _fingerprint(by_category: dict[str, int]) -> str:
+    return hashlib.sha256(repr(sorted(by_category.items())).encode()).hexdigest()
+
+
 def _cached_topics(
-    session: Session,
-    unit_code: str,
-    start: date,
-    end: date,
-    category: str | None,
-    channel: str | None,
-    official: Official | None,
-    by_category: dict[str, int],
+    session: Session, query: SummaryQuery, by_category: dict[str, int], now: datetime | None = None
 ) -> list[Topic]:
-    """Topics are the slow part (reading and clustering texts): kept in the process for 10 minutes, for as long as
-    the period's counts per field stay the same (a new or moved ticket changes them)."""
-    scope = (official.unit_code, official.role) if official is not None else None
-    key = (
-        str(session.get_bind().engine.url),
-        unit_code,
-        start,
-        end,
-        category,
-        channel,
-        scope,
-        tuple(sorted(by_category.items())),
-    )
-    now = clock.monotonic()
+    """Topics are the slow part (reading and clustering texts), so they are kept: in the process for 10 minutes and
+    in the database (``report_topic_cache``, filled ahead by the worker for the central committee and the provinces)
+    for a day, for as long as the period's counts per field stay the same — or for half an hour while they grew by
+    at most 2 % (a few new petitions in a large period do not make new topics)."""
+    now = now or utcnow()
+    key, fingerprint = query.key(), _fingerprint(by_category)
+    memo = (str(session.get_bind().engine.url), key, fingerprint)
+    tick = clock.monotonic()
     with _topic_lock:
-        hit = _topic_cache.get(key)
-        if hit is not None and hit[0] > now:
+        hit = _topic_cache.get(memo)
+        if hit is not None and hit[0] > tick:
             return hit[1]
-    found = _topics(session, unit_code, start, end, category, channel, official, by_category)
+    total = sum(by_category.values())
+    stored = session.get(TopicCache, key)
+    if stored is not None and _still_good(stored, fingerprint, total, now):
+        found = [_topic_from(t) for t in stored.data]
+    else:
+        found = _topics(session, query, by_category)
+        _store_topics(session, query, fingerprint, total, found, now)
     with _topic_lock:
         if len(_topic_cache) >= 256:
-            for stale in [k for k, (expires, _) in _topic_cache.items() if expires <= now] or list(_topic_cache)[:64]:
+            for stale in [k for k, (expires, _) in _topic_cache.items() if expires <= tick] or list(_topic_cache)[:64]:
                 _topic_cache.pop(stale, None)
-        _topic_cache[key] = (now + TOPIC_CACHE_SECONDS, found)
+        _topic_cache[memo] = (tick + TOPIC_CACHE_SECONDS, found)
     return found
 
 
-def _topics(
-    session: Session,
-    unit_code: str,
-    start: date,
-    end: date,
-    category: str | None,
-    channel: str | None,
-    official: Official | None,
-    by_category: dict[str, int],
-) -> list[Topic]:
+def _still_good(stored: TopicCache, fingerprint: str, total: int, now: datetime) -> bool:
+    age = (now - stored.computed_at).total_seconds()
+    if stored.fingerprint == fingerprint:
+        return age < TOPIC_STORED_SECONDS
+    drift = abs(total - stored.total) / max(stored.total, 1)
+    return age < TOPIC_DRIFT_SECONDS and drift <= TOPIC_DRIFT
+
+
+def _topic_from(data: dict[str, Any]) -> Topic:
+    return Topic(**data)
+
+
+def _store_topics(
+    session: Session, query: SummaryQuery, fingerprint: str, total: int, found: list[Topic], now: datetime
+) -> None:
+    """Kept with the caller's transaction (callers that only read and roll back simply do not keep them)."""
+    data = [asdict(t) for t in found]
+    try:
+        with session.begin_nested():
+            row = session.get(TopicCache, query.key())
+            if row is None:
+                session.add(
+                    TopicCache(
+                        key=query.key(),
+                        unit_code=query.unit_code,
+                        fingerprint=fingerprint,
+                        total=total,
+                        data=data,
+                        computed_at=now,
+                    )
+                )
+            else:
+                row.fingerprint, row.total, row.data, row.computed_at = fingerprint, total, data, now
+            session.flush()
+    except IntegrityError:  # another request stored them first
+        pass
+
+
+def precompute_topics(session: Session, units: Sequence[str], now: datetime | None = None) -> int:
+    """The worker's part: the topics of the default period (the last 30 days) of each unit, as its supervisors see
+    them, stored ahead so that the first summary of the day does not wait for them. Returns how many were computed."""
+    now = now or utcnow()
+    start, end = default_period(now)
+    computed = 0
+    for code in units:
+        unit = session.get(OrgUnit, code)
+        if unit is None:
+            continue
+        query = SummaryQuery(code, start, end, scope=Scope(code, "supervisor"))
+        counts = session.execute(
+            select(Ticket.category, func.count()).where(*query.ticket_filters()).group_by(Ticket.category)
+        ).all()
+        by_category = {(k if k is not None else UNCATEGORISED): int(n) for k, n in counts}
+        stored = session.get(TopicCache, query.key())
+        fingerprint = _fingerprint(by_category)
+        if stored is not None and _still_good(stored, fingerprint, sum(by_category.values()), now):
+            continue
+        _store_topics(session, query, fingerprint, sum(by_category.values()), _topics(session, query, by_category), now)
+        session.commit()
+        computed += 1
+    return computed
+
+
+def _topics(session: Session, query: SummaryQuery, by_category: dict[str, int]) -> list[Topic]:
     import numpy as np
     from sklearn.cluster import AgglomerativeClustering
     from sklearn.feature_extraction.text import TfidfVectorizer
 
-    lo, hi = utc_bounds(start, end)
-    current = _sample(
-        session,
-        _ticket_filters(unit_code, lo, hi, category=category, channel=channel, official=official),
-        by_category,
-    )
+    current = _sample(session, query.ticket_filters(), by_category)
     if len(current) < TOPIC_MIN_COUNT:
         return []
-    p_start, p_end = previous_period(start, end)
-    p_lo, p_hi = utc_bounds(p_start, p_end)
-    p_filters = _ticket_filters(unit_code, p_lo, p_hi, category=category, channel=channel, official=official)
+    p_filters = query.previous().ticket_filters()
     p_by_category = {
         (k if k is not None else UNCATEGORISED): int(n)
         for k, n in session.execute(
@@ -794,7 +749,7 @@ def public_stats(session: Session, now: datetime | None = None, months: int = 12
         first = (first - timedelta(days=1)).replace(day=1)
     lo, hi = utc_bounds(first, end)
     filters = [Ticket.created_at >= lo, Ticket.created_at < hi]
-    times = _first_times(filters)
+    times = rollups.first_times(filters)
     on_time = and_(
         times.c.answered_at.is_not(None), or_(Ticket.deadline.is_(None), times.c.answered_at <= Ticket.deadline)
     )
@@ -838,11 +793,11 @@ def public_stats(session: Session, now: datetime | None = None, months: int = 12
         ({"code": c or UNCATEGORISED, "name": category_name(c), "total": int(n)} for c, n in cats),
         key=lambda r: (-r["total"], r["code"]),
     )
-    day = _local_day(session).label("day")
+    day = rollups.local_day(session).label("day")
     per_day = session.execute(select(day, func.count()).where(*filters).group_by(day)).all()
     month_counts: Counter[str] = Counter()
     for raw, n in per_day:
-        month_counts[_as_date(raw).strftime("%Y-%m")] += int(n)
+        month_counts[rollups.as_date(raw).strftime("%Y-%m")] += int(n)
     by_month = []
     cursor = first
     while cursor <= end:

@@ -13,6 +13,7 @@ Rows are written in bulk: ``COPY`` on PostgreSQL (psycopg), ``executemany`` on S
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import random
@@ -33,6 +34,7 @@ from backend.domain import statuses as st
 from backend.domain.codes import CROCKFORD
 from backend.domain.deadlines import VN_TZ, add_hours, add_working_days
 from backend.domain.routing import CENTRAL
+from backend.domain.search import search_key
 from backend.domain.sla import SlaPolicy
 from backend.domain.taxonomy import CATEGORIES
 
@@ -296,6 +298,8 @@ def synthesize(
         event_rows.append((event_id, ticket_id, kind, actor_type, actor, old, new, note, public, data, when))
         event_id += 1
 
+    folded = functools.cache(lambda sentence: search_key(None, sentence, None))  # the same sentences recur
+
     for index, created in enumerate(created_times):
         ticket_id = next_ticket + index
         category = rng.choices(categories, cum_weights=category_cum)[0]
@@ -406,6 +410,8 @@ def synthesize(
                 "personal_data_erased_at": None,
                 "created_at": created,
                 "updated_at": max(updated, created),
+                "assignee": None,
+                "search_text": f"{search_key(code, None, None)} {folded(text_value)}",
             }
         )
         message_rows.append(

@@ -5,13 +5,12 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, func, or_, select, update
+from sqlalchemy import ColumnElement, Select, func, or_, select, true, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from backend.db.models import (
     Citizen,
-    NluCorrection,
     Official,
     OrgUnit,
     Ticket,
@@ -22,10 +21,11 @@ from backend.db.models import (
 from backend.domain import statuses as st
 from backend.domain.codes import canonical_ticket_code, new_ticket_code
 from backend.domain.routing import CENTRAL, Router, RoutingInput
-from backend.domain.similarity import cosine, features
+from backend.domain.similarity import DUPLICATE_THRESHOLD, similarity
 from backend.domain.sla import SlaPolicy
 from backend.domain.statuses import TransitionError
 from backend.domain.taxonomy import CATEGORIES
+from backend.services import nlu_review
 from backend.services.notify import Notifier
 from handlers.ports import TicketDraft
 
@@ -64,6 +64,8 @@ def visible_to(official: Official) -> ColumnElement[bool]:
 
     The one scope rule for every lookup, list and cluster operation (API and console alike).
     """
+    if official.unit_code == CENTRAL and official.role != "officer":
+        return true()  # the whole tree: every ticket (spelled out, the planner would scan a million rows to check)
     scope = unit_scope(official)
     alerted = select(TicketAlert.ticket_id).where(TicketAlert.unit_code.in_(scope))
     return or_(Ticket.unit_code.in_(scope), Ticket.id.in_(alerted))
@@ -150,34 +152,40 @@ class TicketOps:
                 )
             )
         self._link_duplicate(session, ticket)
+        self.notifier.filed(session, ticket)  # officials' Telegram notifications, committed with the ticket
         return ticket
 
     DUPLICATE_WINDOW_DAYS = 14
-    DUPLICATE_THRESHOLD = 0.2
     HANDOFF = timedelta(minutes=30)  # the citizen's free text goes to the official for this long after a reply
 
     def _link_duplicate(self, session: Session, ticket: Ticket) -> None:
-        """Link a new ticket to an open one on the same matter (same commune and category, similar text)."""
-        if not ticket.commune_code or not ticket.category:
+        """Link a new ticket to an open one on the same matter: the same commune (or, when neither names one, the
+        same province), the same category, filed within the window, with a similar text (see
+        backend/domain/similarity.py; the threshold is calibrated by tests/bench/bench_duplicates.py)."""
+        if not ticket.category or not (ticket.commune_code or ticket.province_code):
             return
+        place = (
+            Ticket.commune_code == ticket.commune_code
+            if ticket.commune_code
+            else (Ticket.commune_code.is_(None) & (Ticket.province_code == ticket.province_code))
+        )
         since = ticket.created_at - timedelta(days=self.DUPLICATE_WINDOW_DAYS)
         candidates = session.scalars(
             select(Ticket)
             .where(
                 Ticket.id != ticket.id,
-                Ticket.commune_code == ticket.commune_code,
+                place,
                 Ticket.category == ticket.category,
                 Ticket.status.in_(st.OPEN_STATUSES),
                 Ticket.created_at >= since,
             )
-            .order_by(Ticket.id)
+            .order_by(Ticket.id.desc())
             .limit(500)
         ).unique()
-        mine = features(ticket.text)
         best: tuple[float, Ticket] | None = None
         for other in candidates:
-            score = cosine(mine, features(other.text))
-            if score >= self.DUPLICATE_THRESHOLD and (best is None or score > best[0]):
+            score = similarity(ticket.text, other.text)
+            if score >= DUPLICATE_THRESHOLD and (best is None or score > best[0]):
                 best = (score, other)
         if best is None:
             return
@@ -196,25 +204,42 @@ class TicketOps:
         )
 
     @staticmethod
-    def cluster(session: Session, ticket: Ticket) -> list[Ticket]:
-        """The root ticket and every ticket linked to it, oldest first, in every unit.
-
-        For the system only (deduplication, statistics): what an official sees or acts on is
-        :meth:`visible_cluster`.
-        """
-        root = ticket.duplicate_of or ticket.id
-        return list(
-            session.scalars(
-                select(Ticket).where(or_(Ticket.id == root, Ticket.duplicate_of == root)).order_by(Ticket.id)
-            ).unique()
-        )
-
-    @staticmethod
     def visible_cluster(session: Session, official: Official, ticket: Ticket) -> list[Ticket]:
         """The members of the ticket's duplicate cluster this official may see (see :meth:`visible`), oldest first."""
         root = ticket.duplicate_of or ticket.id
         query = select(Ticket).where(or_(Ticket.id == root, Ticket.duplicate_of == root), visible_to(official))
         return list(session.scalars(query.order_by(Ticket.id)).unique())
+
+    @staticmethod
+    def unlink_duplicate(session: Session, official: Official, ticket: Ticket, member: Ticket) -> None:
+        """Take ``member`` out of ``ticket``'s duplicate cluster (a wrong link); when it was the root, the oldest
+        remaining member becomes the root. Recorded in both tickets' histories (internal events)."""
+        root = ticket.duplicate_of or ticket.id
+        if member.id != root and member.duplicate_of != root:
+            raise TransitionError(f"{member.code} is not in the cluster of {ticket.code}")
+        if member.id == root:
+            rest = list(session.scalars(select(Ticket).where(Ticket.duplicate_of == root).order_by(Ticket.id)))
+            if not rest:
+                raise TransitionError(f"{member.code} has no duplicates")
+            new_root = rest[0]
+            new_root.duplicate_of = None
+            for other in rest[1:]:
+                other.duplicate_of = new_root.id
+        member.duplicate_of = None
+        now = utcnow()
+        for subject, other in ((member, ticket), (ticket, member)) if member.id != ticket.id else ((member, member),):
+            session.add(
+                TicketEvent(
+                    ticket_id=subject.id,
+                    kind="unlinked",
+                    actor_type="official",
+                    actor_id=official.username,
+                    note=f"Gỡ {member.code} khỏi nhóm phản ánh trùng (không cùng một vụ việc).",
+                    public=False,
+                    data={"member": member.code, "cluster": other.code, "root": root},
+                    created_at=now,
+                )
+            )
 
     # -- lookups ------------------------------------------------------------------------------------------
     @staticmethod
@@ -256,8 +281,8 @@ class TicketOps:
         targets = [ticket]
         if cluster:  # only the members this official may see: never another unit's citizens
             targets = [t for t in self.visible_cluster(session, official, ticket) if t.status not in st.FINAL_STATUSES]
-        for target in targets:
-            self.reply(session, official, target, text)
+        for target in targets:  # the answered ticket's code in the text (a template fills it) becomes each one's own
+            self.reply(session, official, target, text.replace(ticket.code, target.code))
         return targets
 
     def reply(self, session: Session, official: Official, ticket: Ticket, text: str) -> TicketEvent:
@@ -408,15 +433,15 @@ class TicketOps:
         if category == ticket.category:
             raise TransitionError(f"category is already '{category}'")
         old = ticket.category
-        session.add(
-            NluCorrection(
-                ticket_id=ticket.id,
-                text=ticket.text,
-                predicted=f"gui_phan_anh/{old}" if old else ticket.intent,
-                corrected=f"gui_phan_anh/{category}",
-                model_version=str((ticket.nlu or {}).get("model") or "") or None,
-                official=official.username,
-            )
+        nlu_review.record(  # waits for an admin's review (or the officials' majority) in the NLU workbench
+            session,
+            official.username,
+            kind="category",
+            text=ticket.text,
+            ticket_id=ticket.id,
+            predicted=f"gui_phan_anh/{old}" if old else ticket.intent,
+            corrected=f"gui_phan_anh/{category}",
+            model_version=str((ticket.nlu or {}).get("model") or "") or None,
         )
         ticket.category, ticket.category_confidence = category, 1.0
         ticket.updated_at = utcnow()
@@ -430,6 +455,55 @@ class TicketOps:
             data={"from": old, "to": category},
         )
         session.add(event)
+        return event
+
+    @staticmethod
+    def assign(session: Session, official: Official, ticket: Ticket, username: str | None) -> TicketEvent | None:
+        """Give the ticket to one official (``None``: to nobody); None when nothing changes.
+
+        Eligible: an active official of the ticket's unit or a unit above it, inside the assigning official's scope.
+        Officers may only take a ticket themselves (or give back their own); supervisors and admins assign anyone.
+        """
+        if ticket.status in st.FINAL_STATUSES:
+            raise TransitionError("a closed or rejected ticket cannot be assigned / phản ánh đã đóng, không thể giao")
+        if official.role == "officer" and (username or ticket.assignee) not in (official.username, None):
+            raise TransitionError(
+                "officers may only assign tickets to themselves / cán bộ chỉ có thể tự nhận phản ánh cho mình"
+            )
+        if username == ticket.assignee:
+            return None
+        if username is not None:
+            above: list[str] = []
+            code: str | None = ticket.unit_code
+            while code is not None and len(above) < 4:  # the unit, its province, the centre
+                above.append(code)
+                code = session.scalar(select(OrgUnit.parent_code).where(OrgUnit.code == code))
+            target = session.scalar(
+                select(Official).where(
+                    Official.username == username,
+                    Official.active.is_(True),
+                    Official.unit_code.in_(above),
+                    Official.unit_code.in_(unit_scope(official)),
+                )
+            )
+            if target is None:
+                raise TransitionError(
+                    f"'{username}' is not an active official of this ticket's unit or above / "
+                    f"'{username}' không phải cán bộ đang hoạt động của đơn vị xử lý phản ánh này"
+                )
+        event = TicketEvent(
+            ticket_id=ticket.id,
+            kind="assigned",
+            actor_type="official",
+            actor_id=official.username,
+            note=None,
+            public=False,
+            data={"from": ticket.assignee, "to": username},
+            created_at=utcnow(),
+        )
+        session.add(event)
+        ticket.assignee = username
+        ticket.updated_at = utcnow()
         return event
 
     def add_note(self, session: Session, official: Official, ticket: Ticket, text: str) -> TicketEvent:

@@ -11,14 +11,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from backend.api.schemas import TicketDetailPublic, TicketPublic
 from backend.db.models import Official, Ticket
 from backend.domain import statuses as st
 from backend.domain.statuses import TransitionError
+from backend.services import nlu_review
 from backend.services.audit import audit
 from backend.services.presenters import ticket_detail, ticket_public
+from backend.services.ticket_query import TicketQuery, ticket_query
 from backend.services.tickets import TicketNotFound, TicketOps
 from handlers.ports import MAX_TEXT
 
@@ -68,13 +71,22 @@ class TicketCases:
 
     # -- reading ------------------------------------------------------------------------------------------
     def list(
-        self, session: Session, official: Official, *, status: str | None = None, offset: int = 0, limit: int = 50
+        self,
+        session: Session,
+        official: Official,
+        query: TicketQuery | None = None,
+        *,
+        offset: int = 0,
+        limit: int = 50,
     ) -> TicketList:
-        """The tickets the official may see (their unit; supervisors: and the units below), newest first."""
-        if status is not None and status not in st.ALL_STATUSES:
-            raise Refused(f"unknown status '{status}'")
-        rows, count = self.ops.list_for(session, official, status=status, offset=offset, limit=limit)
-        audit(session, official, "list", "ticket", "*", status=status, offset=offset, count=len(rows))
+        """The tickets the official may see (their unit; supervisors: and the units below) that match ``query``,
+        urgent and overdue first unless it sorts otherwise. :class:`UnitOutOfScope` for a unit filter outside
+        the official's scope."""
+        query = query or TicketQuery()
+        stmt = ticket_query(session, official, query)
+        count = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
+        rows = list(session.scalars(stmt.offset(offset).limit(limit)).unique())
+        audit(session, official, "list", "ticket", "*", **query.params(), offset=offset, count=len(rows))
         tickets = [ticket_public(session, t) for t in rows]
         session.commit()
         return TicketList(tickets, count)
@@ -119,6 +131,29 @@ class TicketCases:
         audit(session, official, "reassign", "ticket", ticket.code, unit=unit)
         return self._done(session, official, ticket)
 
+    def assign(self, session: Session, official: Official, code: str, username: str | None) -> TicketView:
+        """Give the ticket to one official of its unit or above (``None``: to nobody); recorded and audited."""
+        ticket = self._visible(session, official, code)
+        try:
+            changed = self.ops.assign(session, official, ticket, username)
+        except TransitionError as exc:
+            raise Refused(str(exc), conflict=ticket.status in st.FINAL_STATUSES, code=ticket.code) from None
+        if changed is not None:
+            audit(session, official, "assign", "ticket", ticket.code, username=username)
+        return self._done(session, official, ticket)
+
+    def unlink_duplicate(self, session: Session, official: Official, code: str, member: str) -> TicketView:
+        """Take ``member`` (a ticket the official may see) out of the duplicate cluster of ``code``; both histories
+        record it."""
+        ticket = self._visible(session, official, code)
+        try:
+            other = self._visible(session, official, member)
+            self.ops.unlink_duplicate(session, official, ticket, other)
+        except (TicketNotFound, TransitionError) as exc:
+            raise Refused(f"{member} is not in the cluster: {exc}", code=ticket.code) from None
+        audit(session, official, "unlink", "ticket", other.code, cluster=ticket.code)
+        return self._done(session, official, ticket)
+
     def add_note(self, session: Session, official: Official, code: str, text: str) -> TicketView:
         """An internal note: officials see it, the citizen does not."""
         ticket = self._visible(session, official, code)
@@ -136,6 +171,25 @@ class TicketCases:
         except TransitionError as exc:
             raise Refused(str(exc), code=ticket.code) from None
         audit(session, official, "correct", "ticket", ticket.code, category=category)
+        return self._done(session, official, ticket)
+
+    def correct_place(
+        self, session: Session, official: Official, code: str, commune: str, place_name: str | None = None
+    ) -> TicketView:
+        """Fix the commune the NLU found; kept for the admins' review (an accepted one teaches the place name)."""
+        ticket = self._visible(session, official, code)
+        try:
+            nlu_review.correct_place(session, official, ticket, commune, place_name)
+        except TransitionError as exc:
+            raise Refused(str(exc), code=ticket.code) from None
+        audit(session, official, "correct_place", "ticket", ticket.code, commune=commune)
+        return self._done(session, official, ticket)
+
+    def mark_not_petition(self, session: Session, official: Official, code: str) -> TicketView:
+        """Say the message is not a petition; kept for the admins' review as a training example."""
+        ticket = self._visible(session, official, code)
+        nlu_review.mark_not_petition(session, official, ticket)
+        audit(session, official, "not_petition", "ticket", ticket.code)
         return self._done(session, official, ticket)
 
     # -- helpers ------------------------------------------------------------------------------------------

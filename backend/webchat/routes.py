@@ -7,8 +7,11 @@ from pathlib import Path
 from fastapi import APIRouter
 from fastapi.responses import HTMLResponse
 
+from nlu.vocab import MAX_TEXT
+
 router = APIRouter(include_in_schema=False)
-_PAGE = (Path(__file__).parent / "chat.html").read_text(encoding="utf-8")
+# The text box takes as much as a ticket keeps: the shared limit (nlu.vocab.MAX_TEXT), never a number of its own.
+_PAGE = (Path(__file__).parent / "chat.html").read_text(encoding="utf-8").replace("{{MAX_TEXT}}", str(MAX_TEXT))
 
 
 @router.get("/chat", response_class=HTMLResponse)

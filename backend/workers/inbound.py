@@ -46,27 +46,28 @@ def claim_inbound(session: Session, limit: int) -> list[int]:
     )
     if session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True, of=Message)
-    ids = [r.id for r in session.scalars(query)]
-    won = []
-    for row_id in ids:
-        result = session.execute(
-            update(Message)
-            .where(
-                Message.id == row_id,
-                Message.processed_at.is_(None),
-                or_(Message.locked_until.is_(None), Message.locked_until < now),
-            )
-            .values(locked_until=now + LEASE)
-            .execution_options(synchronize_session=False)
+    ids = list(session.scalars(query.with_only_columns(Message.id)))
+    if not ids:
+        session.rollback()
+        return []
+    result = session.execute(  # one statement for the batch; the conditions again, for SQLite (no row locks)
+        update(Message)
+        .where(
+            Message.id.in_(ids),
+            Message.processed_at.is_(None),
+            or_(Message.locked_until.is_(None), Message.locked_until < now),
         )
-        if result.rowcount == 1:  # type: ignore[attr-defined]
-            won.append(row_id)
+        .values(locked_until=now + LEASE)
+        .returning(Message.id)
+        .execution_options(synchronize_session=False)
+    )
+    won = set(result.scalars())
     session.commit()
-    return won
+    return [i for i in ids if i in won]
 
 
 class InboundWorker:
-    def __init__(self, scope: SessionScope, intake: Intake, batch: int = 20) -> None:
+    def __init__(self, scope: SessionScope, intake: Intake, batch: int = 100) -> None:
         self._scope = scope
         self._intake = intake
         self._batch = batch
@@ -75,25 +76,29 @@ class InboundWorker:
         with self._scope() as session:
             return claim_inbound(session, self._batch)
 
-    def consume(self, message_id: int) -> None:
+    def consume(self, message_ids: list[int]) -> int:
+        """Process a claimed batch; when it fails as a whole (the database went away), every message of it is retried
+        a little later (its lease moved)."""
         try:
-            self._intake.process(message_id)
+            return self._intake.process_many(message_ids)
         except Exception:
-            log.warning("inbound message %s will be retried", message_id)
+            log.warning("inbound messages %s will be retried", message_ids, exc_info=True)
 
             def retry_later() -> None:
                 with self._scope() as session:
-                    row = session.get(Message, message_id)
-                    if row is not None:
-                        row.locked_until = utcnow() + timedelta(seconds=5 * row.process_attempts)
-                        session.commit()
+                    for row in session.scalars(select(Message).where(Message.id.in_(message_ids))):
+                        row.locked_until = utcnow() + timedelta(seconds=5 * max(row.process_attempts, 1))
+                    session.commit()
 
-            retry_transient(retry_later, f"inbound message {message_id}")
+            retry_transient(retry_later, f"inbound messages {message_ids}")
+            return 0
 
     async def run_once(self) -> int:
+        """Claim a batch (the oldest unprocessed message of as many citizens, skipping rows other workers hold) and
+        process it in one thread hop."""
         ids = await asyncio.to_thread(self._claim)
-        for message_id in ids:
-            await asyncio.to_thread(self.consume, message_id)
+        if ids:
+            await asyncio.to_thread(self.consume, ids)
         return len(ids)
 
     async def run_forever(self, stop: asyncio.Event, wakeup: asyncio.Event | None = None, idle: float = 0.3) -> None:

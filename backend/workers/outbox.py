@@ -106,7 +106,7 @@ def _lease(session: Session, model: type[OutboxItem], row_id: int, now: datetime
     return bool(won.rowcount == 1)  # type: ignore[attr-defined]
 
 
-def mark_sent(session: Session, item_id: int, platform_ids: list[str]) -> None:
+def mark_sent(session: Session, item_id: int, platform_ids: list[str], *, commit: bool = True) -> None:
     item = session.get(OutboxItem, item_id)
     if item is None or item.status != "pending":
         return
@@ -134,7 +134,8 @@ def mark_sent(session: Session, item_id: int, platform_ids: list[str]) -> None:
             citizen_id=item.citizen_id,
             ticket_id=ticket_id,
             draft_id=draft_id,
-            platform_message_id=platform_ids[0] if platform_ids else None,
+            # Telegram numbers messages per chat: the chat keeps ids of different chats apart (as inbound ids do)
+            platform_message_id=f"{item.chat_id}:{platform_ids[0]}" if platform_ids else None,
             kind="text",
             text=item.text,
             data={"buttons": item.buttons, "outbox_id": item.id},
@@ -142,7 +143,8 @@ def mark_sent(session: Session, item_id: int, platform_ids: list[str]) -> None:
             created_at=now,
         )
     )
-    session.commit()
+    if commit:
+        session.commit()
 
 
 def mark_failed(session: Session, item_id: int, error: SendError, policy: RetryPolicy) -> str:
@@ -189,7 +191,7 @@ class OutboxWorker:
         senders: Mapping[str, ChannelSender],
         limiter: Limiter | None = None,
         policy: RetryPolicy | None = None,
-        batch: int = 20,
+        batch: int = 100,
     ) -> None:
         self._scope = scope
         self._senders = senders
@@ -202,9 +204,14 @@ class OutboxWorker:
         with self._scope() as session:
             return claim(session, self._batch, ["webchat", *self._senders])
 
-    async def consume(self, item: Claimed) -> str:
+    async def consume(self, item: Claimed, sent: list[tuple[int, list[str]]] | None = None) -> str:
+        """Deliver one item and record the outcome; with ``sent``, a delivery is only added to that list, for the
+        caller to record with the rest of its batch (one transaction for many)."""
         if item.channel == "webchat":  # the web chat reads its messages from the database
-            await asyncio.to_thread(self._record_sent, item.id, [])
+            if sent is not None:
+                sent.append((item.id, []))
+            else:
+                await asyncio.to_thread(self._record_sent, item.id, [])
             return "sent"
         sender = self._senders[item.channel]
         outbound = OutboundMessage(
@@ -226,16 +233,24 @@ class OutboxWorker:
             log.exception("outbox %s: unexpected error", item.id)
             err = SendError(str(exc), reason="internal", retryable=True)
             return await asyncio.to_thread(self._record_failed, item.id, err)
-        await asyncio.to_thread(self._record_sent, item.id, list(receipt.platform_message_ids))
+        if sent is not None:
+            sent.append((item.id, list(receipt.platform_message_ids)))
+        else:
+            await asyncio.to_thread(self._record_sent, item.id, list(receipt.platform_message_ids))
         return "sent"
 
     def _record_sent(self, item_id: int, ids: list[str]) -> None:
+        self._record_sent_many([(item_id, ids)])
+
+    def _record_sent_many(self, sent: list[tuple[int, list[str]]]) -> None:
         def step() -> None:
             with self._scope() as session:
-                mark_sent(session, item_id, ids)
+                for item_id, ids in sent:
+                    mark_sent(session, item_id, ids, commit=False)
+                session.commit()
 
-        # the message is out: losing the record to a dropped connection would send it again when the lease ends
-        retry_transient(step, f"outbox {item_id} sent")
+        # the messages are out: losing the record to a dropped connection would send them again when the lease ends
+        retry_transient(step, f"outbox {[i for i, _ in sent]} sent")
 
     def _record_failed(self, item_id: int, error: SendError) -> str:
         def step() -> str:
@@ -250,11 +265,17 @@ class OutboxWorker:
         for item in items:
             by_chat.setdefault((item.channel, item.chat_id), []).append(item)
 
+        sent: list[tuple[int, list[str]]] = []
+
         async def _chat(queue: list[Claimed]) -> None:
             for it in queue:
-                await self.consume(it)
+                await self.consume(it, sent)
 
-        await asyncio.gather(*(_chat(q) for q in by_chat.values()))
+        try:
+            await asyncio.gather(*(_chat(q) for q in by_chat.values()))
+        finally:  # every delivery of the batch recorded in one transaction (also when the worker is stopping)
+            if sent:
+                await asyncio.to_thread(self._record_sent_many, sent)
         return len(items)
 
     async def run_forever(self, stop: asyncio.Event, idle: float = 0.5) -> None:

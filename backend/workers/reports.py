@@ -1,4 +1,10 @@
-"""The monthly reports job: on the first working day of each month (``data/reports.yml``), the reports of the
+"""The reports' background jobs.
+
+The roll-ups job (every minute): the daily roll-ups of the summaries brought up to date with the tickets' changes
+(``backend/services/rollups.py``), and every quarter of an hour the emerging topics of the last 30 days computed
+ahead for the central committee and every province.
+
+The monthly reports job: on the first working day of each month (``data/reports.yml``), the reports of the
 previous month are made for the central committee and every province, kept in the database for download from the
 console, and the committee's officials get a console notice.
 
@@ -11,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -27,6 +34,7 @@ from backend.db.models import OrgUnit, utcnow
 from backend.db.report_store_models import ConsoleNotice, GeneratedReport
 from backend.domain.deadlines import VN_TZ, is_working_day
 from backend.domain.routing import CENTRAL
+from backend.services import reports, rollups
 from backend.services.report_files import FORMATS, Period, build, gather
 
 log = logging.getLogger(__name__)
@@ -221,3 +229,40 @@ def reports_worker_from(container: Any) -> ReportsWorker:
 async def monthly_reports_worker(container: Any, stop: asyncio.Event) -> None:
     """The runner's entry (backend/workers/runner.py ``WORKERS``)."""
     await reports_worker_from(container).run_forever(stop)
+
+
+class RollupsWorker:
+    """Keeps the daily roll-ups up to date, and the topics of the last 30 days of TW and the provinces ready."""
+
+    def __init__(self, scope: SessionScope, topics_every: float = 900.0) -> None:
+        self._scope = scope
+        self.topics_every = topics_every
+        self._topics_due = 0.0
+
+    def run_once(self, now: datetime | None = None, tick: float | None = None) -> rollups.RefreshResult:
+        """One pass: the roll-ups; the topics when their quarter of an hour has come (``tick``: monotonic seconds)."""
+        with self._scope() as session:
+            result = rollups.refresh(session, now)
+        tick = time.monotonic() if tick is None else tick
+        if tick >= self._topics_due:
+            self._topics_due = tick + self.topics_every
+            with self._scope() as session:
+                units = [CENTRAL, *session.scalars(select(OrgUnit.code).where(OrgUnit.level == "province"))]
+                reports.precompute_topics(session, units, now)
+        return result
+
+    async def run_forever(self, stop: asyncio.Event, every: float = 60.0, first_after: float = 30.0) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=first_after)
+        while not stop.is_set():
+            try:
+                await asyncio.to_thread(self.run_once)
+            except Exception:
+                log.exception("report roll-ups pass failed")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=every)
+
+
+async def report_rollups_worker(container: Any, stop: asyncio.Event) -> None:
+    """The runner's entry (backend/workers/runner.py ``WORKERS``)."""
+    await RollupsWorker(container.scope).run_forever(stop)

@@ -13,8 +13,9 @@ from collections.abc import Awaitable, Callable, Sequence
 from backend.container import Container
 from backend.services.state import RedisStateStore
 from backend.workers.inbound import InboundWorker
+from backend.workers.nlu_train import NluTrainWorker
 from backend.workers.outbox import OutboxWorker, RetryPolicy
-from backend.workers.reports import monthly_reports_worker
+from backend.workers.reports import monthly_reports_worker, report_rollups_worker
 from backend.workers.retention import RetentionWorker
 from backend.workers.sla import SlaWorker
 from backend.workers.supervisor import Backoff, supervise
@@ -49,12 +50,20 @@ async def retention_worker(container: Container, stop: asyncio.Event) -> None:
     await RetentionWorker(container.scope, states, container.settings.retention_months).run_forever(stop)
 
 
+async def nlu_train_worker(container: Container, stop: asyncio.Event) -> None:
+    """The NLU workbench's training jobs, one at a time across processes, each in a child process."""
+    s = container.settings
+    await NluTrainWorker(container.scope, container.kv, s.database_url, s.model_dir, s.data_dir).run_forever(stop)
+
+
 WORKERS: list[tuple[str, WorkerFactory]] = [
     ("outbox", outbox_worker),
     ("inbound", inbound_worker),
     ("sla", sla_worker),
     ("retention", retention_worker),
     ("reports", monthly_reports_worker),  # monthly DOCX/XLSX reports (data/reports.yml)
+    ("rollups", report_rollups_worker),  # daily roll-ups and topics of the summary reports
+    ("nlu-train", nlu_train_worker),  # the NLU workbench's training jobs (backend/workers/nlu_train.py)
 ]
 
 

@@ -51,7 +51,11 @@ def _message(msg: Message) -> InboundResult:
     if msg.text is not None:
         if not isinstance(msg.text, str):
             return _ignored("malformed")
-        return InboundResult(InboundMessage(kind="text", text=msg.text, event="message.text", **base))
+        answered = msg.reply_to_message
+        reply_to = platform_id(answered.message_id) if answered is not None else ""
+        return InboundResult(
+            InboundMessage(kind="text", text=msg.text, event="message.text", reply_to=reply_to or None, **base)
+        )
     if msg.photo:
         largest = msg.photo[-1]
         if not isinstance(largest.file_id, str):
@@ -102,12 +106,70 @@ def _size(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2**53 else None
 
 
+_PLAIN_MESSAGE = frozenset({"message_id", "date", "chat", "from", "text"})
+_PLAIN_USER = frozenset({"id", "is_bot", "first_name", "last_name", "username", "language_code"})
+_PLAIN_CHAT = frozenset({"id", "type", "first_name", "last_name", "username"})
+_NAMES = ("first_name", "last_name", "username")
+
+
+def _plain_text(data: dict[str, Any]) -> InboundResult | None:
+    """The most common update by far (a citizen's plain text in a private chat), read straight from the JSON: the
+    same result as through python-telegram-bot's objects, which cost ~10x more. ``None`` for anything else (it then
+    goes the full way)."""
+    msg = data.get("message")
+    if len(data) != 2 or not isinstance(msg, dict) or not msg.keys() <= _PLAIN_MESSAGE:
+        return None
+    chat, user, text, date = msg.get("chat"), msg.get("from"), msg.get("text"), msg.get("date")
+    if not isinstance(chat, dict) or chat.get("type") != "private" or not isinstance(text, str):
+        return None
+    if not isinstance(user, dict) or not user.keys() <= _PLAIN_USER or not isinstance(user.get("is_bot"), bool):
+        return None
+    if not chat.keys() <= _PLAIN_CHAT or not all(isinstance(chat.get(k), str | None) for k in _NAMES):
+        return None
+    if not all(isinstance(user.get(k), str | None) for k in (*_NAMES, "language_code")):
+        return None
+    first, last = user.get("first_name"), user.get("last_name")
+    if not isinstance(first, str) or not first:  # an empty first name: the library's own rules decide
+        return None
+    if not isinstance(date, int) or isinstance(date, bool) or not 946684800 <= date < 2**32:
+        return None
+    chat_id, message_id, user_id = (
+        platform_id(chat.get("id")),
+        platform_id(msg.get("message_id")),
+        platform_id(user.get("id")),
+    )
+    if not chat_id or not message_id or not user_id:
+        return None
+    name = f"{first} {last}" if last else first
+    return InboundResult(
+        InboundMessage(
+            channel="telegram",
+            platform_message_id=f"{chat_id}:{message_id}",
+            user_id=user_id,
+            chat_id=chat_id,
+            display_name=name[:128] if name else None,
+            sent_at=sent_time(float(date), milliseconds=False),
+            kind="text",
+            text=text,
+            event="message.text",
+        )
+    )
+
+
 def parse_update(data: dict[str, Any]) -> InboundResult:
     """Every update kind gets a defined outcome; nothing here raises on odd input (wrong types, numbers out of
     range: ``ignored:malformed``)."""
     update_id = data.get("update_id")
     if not isinstance(update_id, int) or isinstance(update_id, bool) or not 0 <= update_id < 2**63:
         return _ignored("malformed")
+    plain = _plain_text(data)
+    if plain is not None:
+        return plain
+    return parse_with_objects(data)
+
+
+def parse_with_objects(data: dict[str, Any]) -> InboundResult:
+    """Any update, through python-telegram-bot's objects."""
     try:
         update = Update.de_json(data, None)
         if update is None:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from sqlalchemy import create_engine
+from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
@@ -15,6 +15,7 @@ from backend.cli import app as cli
 from backend.config import get_settings
 from backend.db.migrate import upgrade
 from backend.db.models import NluCorrection
+from backend.services import nlu_review
 from nlu.rasa_data import load_file
 
 
@@ -32,10 +33,15 @@ def db(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[str]:
     get_settings.cache_clear()
 
 
-def _correct(url: str, text: str, corrected: str) -> None:
+def _correct(
+    url: str, text: str, corrected: str, *, review: str | None = "accepted", label: str | None = None, by: str = "xa.hk"
+) -> None:
+    """One official's correction; ``review``: what an admin decided (None: still pending)."""
     engine = create_engine(url)
     with Session(engine) as s:
-        s.add(NluCorrection(text=text, predicted="gui_phan_anh/khac", corrected=corrected, official="xa.hk"))
+        row = nlu_review.record(s, by, kind="category", text=text, predicted="gui_phan_anh/khac", corrected=corrected)
+        if review is not None:
+            nlu_review.decide(s, row, "quan.tri", review, (label or corrected) if review == "accepted" else None)
         s.commit()
     engine.dispose()
 
@@ -121,3 +127,32 @@ def test_a_broken_file_is_not_overwritten(db: str, tmp_path: Path) -> None:
     out.unlink()
     _export(out)  # the correction was not marked exported by the failed run
     assert _examples(out) == {"gui_phan_anh/ha_tang": ["Đèn đường hỏng cả tháng nay"]}
+
+
+def test_only_accepted_corrections_are_exported_with_their_reviewed_label(db: str, tmp_path: Path) -> None:
+    out = tmp_path / "corrections.yml"
+    _correct(db, "Đèn đường hỏng cả tháng nay", "gui_phan_anh/ha_tang", review=None)  # waits for review
+    _correct(db, "Nước máy có mùi lạ", "gui_phan_anh/ha_tang", review="rejected")
+    _correct(db, "Khói nhà máy gạch làm cả xóm ho", "gui_phan_anh/ha_tang", label="gui_phan_anh/moi_truong")
+    said = _export(out)
+    assert _examples(out) == {"gui_phan_anh/moi_truong": ["Khói nhà máy gạch làm cả xóm ho"]}  # the edited label
+    assert "added 1 examples" in said
+    first = out.read_bytes()
+
+    # two more officials agree with the first one: the majority accepts it, and the next export adds it
+    _correct(db, "Đèn đường hỏng cả tháng nay", "gui_phan_anh/ha_tang", review=None, by="xa.cn")
+    _export(out)
+    assert _examples(out) == {
+        "gui_phan_anh/moi_truong": ["Khói nhà máy gạch làm cả xóm ho"],
+        "gui_phan_anh/ha_tang": ["Đèn đường hỏng cả tháng nay"],
+    }
+    assert out.read_bytes().startswith(first[: first.index(b"ho\n")])  # the first batch is still there, unchanged
+    second = out.read_bytes()
+    _export(out)
+    _export(out, "--all")
+    assert out.read_bytes() == second  # the same input twice: the same file
+    engine = create_engine(db)
+    with Session(engine) as s:
+        pending = s.scalars(select(NluCorrection).where(NluCorrection.status != "accepted")).all()
+        assert [r.exported for r in pending] == [False]  # the rejected one is never exported
+    engine.dispose()

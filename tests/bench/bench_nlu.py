@@ -25,9 +25,10 @@ from sklearn.metrics import accuracy_score, f1_score
 
 from nlu.cli import DEFAULT_DATA
 from nlu.engine import NLUEngine
-from nlu.gazetteer import fold, key, load_gazetteer, short_name
+from nlu.gazetteer import key, load_gazetteer, short_name
 from nlu.rasa_data import Example, load_examples, strip_entities
 from nlu.store import ModelStore, train
+from nlu.vocab import fold
 from tests.bench.common import percentile, row
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -18,7 +18,8 @@ from sqlalchemy import select
 from backend.app import create_app
 from backend.config import Settings
 from backend.container import Container
-from backend.db.models import Ticket
+from backend.db.models import Official, Ticket, TicketEvent
+from backend.services.security import hash_password
 from bot.zalo import expected_signature
 from tests.drain import wait_until_drained
 from tests.fakes.telegram_server import fake_telegram
@@ -35,15 +36,30 @@ SCRIPT: list[tuple[str, str]] = [  # (citizen types, a fragment of the bot's ans
     ("da tu xu ly xong", "Đã rút"),
 ]
 _ids = count(50_000)
+PASSWORD = "mat-khau-123"
 
 
 class Driver:
-    """Sends a line on one channel and returns the bot's answers to it."""
+    """Sends a line on one channel and returns the bot's answers to it; ``client`` is the API (for officials)."""
 
     def __init__(
-        self, send: Callable[[str], None], outbox: Callable[[], list[str]], settle: Callable[[], None]
+        self,
+        send: Callable[[str], None],
+        outbox: Callable[[], list[str]],
+        settle: Callable[[], None],
+        client: TestClient,
     ) -> None:
-        self._send, self._outbox, self._settle = send, outbox, settle
+        self._send, self._outbox, self._settle, self.client = send, outbox, settle, client
+
+    def pushed(self, act: Callable[[], None], expect: str) -> list[str]:
+        """What reaches the citizen without them writing (an official's request or answer) after ``act``."""
+        before = len(self._outbox())
+        act()
+        self._settle()
+        new = self._outbox()[before:]
+        if any(expect in t for t in new):
+            return new
+        raise AssertionError(f"no message containing {expect!r} reached the citizen; got {new!r}")
 
     def say(self, text: str, expect: str) -> list[str]:
         """``expect`` may list alternatives separated by ``|``."""
@@ -84,12 +100,14 @@ def driver(
         )
         container = Container(settings)
         client = stack.enter_context(TestClient(create_app(settings, container)))
-        web: list[str] = []
 
         def web_send(text: str) -> None:
             r = client.post("/api/webchat/messages", json={"session": "replay-web-01", "text": text})
             assert r.status_code == 200, r.text
-            web.extend(m["text"] for m in r.json()["replies"])
+
+        def web_outbox() -> list[str]:  # everything the page shows: replies and pushed messages, from the server
+            r = client.get("/api/webchat/messages", headers={"X-Chat-Session": "replay-web-01"})
+            return [m["text"] for m in r.json()["replies"] if m["author"] != "citizen"] if r.status_code == 200 else []
 
         def tg_send(text: str) -> None:
             n = next(_ids)
@@ -132,9 +150,9 @@ def driver(
             wait_until_drained(container, seconds=20)
 
         drivers = {
-            "webchat": Driver(web_send, lambda: list(web), settle),
-            "telegram": Driver(tg_send, lambda: [c["text"] for c in tg.sent()], settle),
-            "zalo": Driver(zalo_send, lambda: zl.texts(), settle),
+            "webchat": Driver(web_send, web_outbox, settle, client),
+            "telegram": Driver(tg_send, lambda: [c["text"] for c in tg.sent()], settle, client),
+            "zalo": Driver(zalo_send, lambda: zl.texts(), settle, client),
         }
         yield drivers[channel], container
         container.close()
@@ -154,3 +172,49 @@ def test_file_look_up_and_withdraw(driver: tuple[Driver, Container]) -> None:
     with container.scope() as s:
         ticket = s.scalars(select(Ticket)).one()
         assert ticket.code == code and ticket.status == "tu_choi" and ticket.unit_code == "00070"
+
+
+def _official(d: Driver, container: Container, code: str) -> dict[str, str]:
+    with container.scope() as s:
+        unit = s.scalars(select(Ticket.unit_code).where(Ticket.code == code)).one()
+        s.add(Official(username="canbo.replay", password_hash=hash_password(PASSWORD), role="officer", unit_code=unit))
+        s.commit()
+    token = d.client.post("/api/auth/token", data={"username": "canbo.replay", "password": PASSWORD}).json()
+    return {"Authorization": f"Bearer {token['access_token']}"}
+
+
+def test_file_look_up_need_info_add_it_and_get_the_answer(driver: tuple[Driver, Container]) -> None:
+    """The official asks for more information; the citizen's next message (no diacritics) joins the ticket, which
+    goes back to processing; then the official answers. Same on every channel."""
+    d, container = driver
+    code = ""
+    for text, expect in SCRIPT[:5]:
+        answers = "\n".join(d.say(text.replace("<code>", code), expect))
+        if "lĩnh vực nào" in answers:
+            d.say("1", "kiểm tra lại")
+        if not code and (found := CODE.search(answers)):
+            code = found.group(0)
+    auth = _official(d, container, code)
+    ask = {"status": "can_bo_sung", "note": "cho biết cây đổ trước số nhà nào"}
+
+    def request_info() -> None:
+        r = d.client.post(f"/api/tickets/{code}/status", json=ask, headers=auth)
+        assert r.status_code == 200, r.text
+
+    d.pushed(request_info, "cần Ông/Bà bổ sung")
+    added = "\n".join(d.say("cay do truoc so nha 15 pho hang bai", "Đã bổ sung"))
+    assert code in added
+    with container.scope() as s:
+        ticket = s.scalars(select(Ticket)).one()  # no second ticket: the message answered the request
+        assert ticket.status == "dang_xu_ly"
+        info = s.scalars(select(TicketEvent).where(TicketEvent.ticket_id == ticket.id, TicketEvent.kind == "info"))
+        assert [e.note for e in info] == ["cay do truoc so nha 15 pho hang bai"]
+    answer = "Phường đã cho cắt dọn cây đổ trước số nhà 15 phố Hàng Bài."
+
+    def reply_and_answer() -> None:
+        assert d.client.post(f"/api/tickets/{code}/replies", json={"text": answer}, headers=auth).status_code == 201
+        r = d.client.post(f"/api/tickets/{code}/status", json={"status": "da_tra_loi"}, headers=auth)
+        assert r.status_code == 200, r.text
+
+    d.pushed(reply_and_answer, answer)
+    d.say(code, "Đã trả lời")

@@ -13,7 +13,17 @@ from handlers.ports import CitizenRef, Parser, StateStore, TicketDraft, TicketEr
 from nlu.gazetteer import load_gazetteer
 from nlu.location import LocationExtractor
 from nlu.result import Candidate, Label, Location, ParseResult
-from nlu.vocab import FEEDBACK_INTENT, MOI, NGOAI_PHAM_VI, OPEN_STATUSES, TU_CHOI, URGENT_CATEGORY, fold_chars
+from nlu.vocab import (
+    CAN_BO_SUNG,
+    DANG_XU_LY,
+    FEEDBACK_INTENT,
+    MOI,
+    NGOAI_PHAM_VI,
+    OPEN_STATUSES,
+    TU_CHOI,
+    URGENT_CATEGORY,
+    fold_chars,
+)
 
 
 class MemoryStates(StateStore):
@@ -161,6 +171,8 @@ class FakeTickets(TicketService):
         if self.tickets[code]["status"] not in OPEN_STATUSES:
             raise TicketError("closed")
         self.tickets[code]["info"].append(text)
+        if self.tickets[code]["status"] == CAN_BO_SUNG:  # as the real service: the information came, back to work
+            self.tickets[code]["status"] = DANG_XU_LY
         return self._summary(code)
 
     def withdraw(self, citizen: CitizenRef, code: str, reason: str | None) -> TicketSummary:
@@ -179,6 +191,12 @@ class FakeTickets(TicketService):
 
     def handoff_ticket(self, citizen: CitizenRef) -> str | None:
         return self.handoff.get(citizen.id)
+
+    def awaiting_info(self, citizen: CitizenRef) -> str | None:
+        return next(
+            (c for c, t in reversed(self.tickets.items()) if t["owner"] == citizen.id and t["status"] == CAN_BO_SUNG),
+            None,
+        )
 
     def unit_candidates(self, commune_codes: list[str]) -> list[tuple[str, str]]:
         return [(c, u.name) for c in commune_codes if (u := self.gazetteer.get(c)) is not None]
@@ -199,3 +217,17 @@ class Clock:
 
     def advance(self, **kw: float) -> None:
         self.now += timedelta(**kw)
+
+
+class CloseCallParser(KeywordParser):
+    """As :class:`KeywordParser`, but a message that names two fields ("rác" and "đường") is a close call: both in the
+    ranking, a small margin between them, as the real classifier returns for such messages."""
+
+    def parse(self, text: str) -> ParseResult:
+        parsed = super().parse(text)
+        words = f" {fold_chars(text).lower()} "
+        matched = [name for name, keys in self.CATEGORIES if any(f" {k} " in words for k in keys)]
+        if parsed.intent.name != FEEDBACK_INTENT or len(matched) < 2:
+            return parsed
+        first, second = Label(matched[0], 0.52), Label(matched[1], 0.41)
+        return dataclasses.replace(parsed, category=first, category_ranking=(first, second))

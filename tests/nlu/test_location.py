@@ -148,3 +148,25 @@ def test_places_on_the_real_world_heldout_meet_the_targets() -> None:
     assert sum(prov) / len(prov) >= 0.97
     assert sum(comm) / len(comm) >= 0.90
     assert len(invented) / len(unnamed) <= 0.02
+
+
+@pytest.mark.parametrize(
+    ("text", "province"),
+    [
+        ("Tôi làm ở Sài Gòn, tết về quê Nghệ An thấy đường liên xã hỏng nặng", "Tỉnh Nghệ An"),
+        ("toi lam o sai gon, tet ve que nghe an thay duong lien xa hong nang", "Tỉnh Nghệ An"),
+        ("Tôi đi làm ở Hà Nội, về quê Thanh Hóa thấy bãi rác tự phát bốc mùi", "Tỉnh Thanh Hóa"),
+        ("Tôi công tác tại Đà Nẵng nhưng nhà ở xã Hoài Đức, Bình Định bị sạt lở", "Tỉnh Gia Lai"),
+        ("con tôi học ở Hà Nội, ở quê Nam Định trường mầm non xuống cấp", "Tỉnh Ninh Bình"),
+        ("Tôi làm công nhân ở Bình Dương, bố mẹ ở Thái Bình bị thu hồi đất không đền bù", "Tỉnh Hưng Yên"),
+        ("Tôi vào Sài Gòn làm thuê, ở quê Quảng Ngãi đường làng ngập", "Tỉnh Quảng Ngãi"),
+        ("toi vao sai gon lam thue, o que quang ngai duong lang ngap", "Tỉnh Quảng Ngãi"),
+        # the only place named is where it happened, even where the writer works
+        ("Tôi làm việc ở Cần Thơ, công ty nợ lương 3 tháng", "Thành phố Cần Thơ"),
+        ("Vợ chồng tôi quê Nghệ An, tạm trú ở Hà Nội, đăng ký tạm trú bị lỗi", "Thành phố Hà Nội"),
+        ("Công ty làm đường ở xã Hoài Đức, Bình Định bỏ dở, tôi ở Hà Nội về thăm thấy", "Tỉnh Gia Lai"),
+    ],
+)
+def test_the_place_of_the_problem_not_where_the_writer_works(text: str, province: str) -> None:
+    m = EX.extract(text)
+    assert m is not None and m.province is not None and m.province.name == province, (text, m)

@@ -8,18 +8,22 @@ from fastapi import APIRouter, HTTPException, Query
 
 from backend.api.deps import CurrentOfficial, SessionDep, TicketCasesDep
 from backend.api.schemas import (
+    Assign,
     CategoryCorrection,
     NoteCreate,
+    PlaceCorrection,
     Reassign,
     ReplyCreate,
     StatusUpdate,
     TicketDetailPublic,
     TicketsPublic,
 )
+from backend.services.ticket_query import QueryError, TicketQuery, UnitOutOfScope
 from backend.services.usecases import Refused, TicketNotFound
 
 router = APIRouter(prefix="/api/tickets", tags=["tickets"])
 NOT_FOUND = "ticket not found / không tìm thấy phản ánh"
+UNIT_NOT_FOUND = "unit not found / không tìm thấy đơn vị"
 
 
 def _refuse(exc: Exception) -> NoReturn:
@@ -32,20 +36,59 @@ def _refuse(exc: Exception) -> NoReturn:
     raise exc
 
 
+Filter = Annotated[str | None, Query(max_length=200)]
+
+
 @router.get("", response_model=TicketsPublic)
 def list_tickets(
     session: SessionDep,
     cases: TicketCasesDep,
     official: CurrentOfficial,
-    status: Annotated[str | None, Query(description="Filter by status code")] = None,
+    q: Annotated[
+        str | None,
+        Query(
+            max_length=200,
+            description="Ticket code, or words of the text and place (any case, with or without diacritics)",
+        ),
+    ] = None,
+    status: Annotated[str | None, Query(max_length=200, description="Status codes, comma-separated")] = None,
+    category: Annotated[str | None, Query(max_length=64, description="Category code")] = None,
+    unit: Annotated[str | None, Query(max_length=16, description="A unit in scope: it and the units below")] = None,
+    urgent: Annotated[str | None, Query(max_length=8, description="true / false")] = None,
+    overdue: Annotated[str | None, Query(max_length=8, description="true / false")] = None,
+    channel: Annotated[str | None, Query(max_length=16, description="zalo, telegram, webchat, ...")] = None,
+    date_from: Annotated[
+        str | None,
+        Query(alias="from", max_length=10, description="Filed on or after this day (YYYY-MM-DD, Vietnam time)"),
+    ] = None,
+    date_to: Annotated[
+        str | None,
+        Query(alias="to", max_length=10, description="Filed on or before this day (YYYY-MM-DD, Vietnam time)"),
+    ] = None,
+    assignee: Annotated[str | None, Query(max_length=64, description="'me', 'none' or a username")] = None,
+    sort: Annotated[
+        str | None,
+        Query(
+            max_length=16,
+            description="deadline, -deadline, created_at, -created_at, "
+            "urgency; default: urgent, then overdue, then nearest deadline",
+        ),
+    ] = None,
     offset: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> TicketsPublic:
-    """The tickets of the official's unit (supervisors: and the units below), newest first."""
+    """The tickets the official may see (their unit; supervisors: and the units below) that match the filters;
+    ``count`` is every match, not only this page."""
     try:
-        found = cases.list(session, official, status=status, offset=offset, limit=limit)
-    except Refused as exc:
-        _refuse(exc)
+        query = TicketQuery.parse(
+            q=q, status=status, category=category, unit=unit, urgent=urgent, overdue=overdue, channel=channel,
+            date_from=date_from, date_to=date_to, assignee=assignee, sort=sort,
+        )  # fmt: skip
+        found = cases.list(session, official, query, offset=offset, limit=limit)
+    except QueryError as exc:
+        raise HTTPException(422, str(exc)) from None
+    except UnitOutOfScope:
+        raise HTTPException(404, UNIT_NOT_FOUND) from None
     return TicketsPublic(data=found.tickets, count=found.count)
 
 
@@ -89,6 +132,18 @@ def reassign(
         _refuse(exc)
 
 
+@router.post("/{code}/assign", response_model=TicketDetailPublic)
+def assign(
+    code: str, body: Assign, session: SessionDep, cases: TicketCasesDep, official: CurrentOfficial
+) -> TicketDetailPublic:
+    """Give the ticket to one official of its unit or above (``null``: to nobody). Officers may take a ticket
+    themselves; supervisors and admins assign anyone eligible."""
+    try:
+        return cases.assign(session, official, code, body.username).detail
+    except (TicketNotFound, Refused) as exc:
+        _refuse(exc)
+
+
 @router.post("/{code}/notes", response_model=TicketDetailPublic, status_code=201)
 def add_note(
     code: str, body: NoteCreate, session: SessionDep, cases: TicketCasesDep, official: CurrentOfficial
@@ -107,5 +162,38 @@ def correct_category(
     """Correct the category the NLU chose; the correction is kept as a training example."""
     try:
         return cases.correct_category(session, official, code, body.category).detail
+    except (TicketNotFound, Refused) as exc:
+        _refuse(exc)
+
+
+@router.post("/{code}/place", response_model=TicketDetailPublic)
+def correct_place(
+    code: str, body: PlaceCorrection, session: SessionDep, cases: TicketCasesDep, official: CurrentOfficial
+) -> TicketDetailPublic:
+    """Fix the commune the NLU found; the correction waits for the admins' review in the NLU workbench."""
+    try:
+        return cases.correct_place(session, official, code, body.commune_code, body.place_name).detail
+    except (TicketNotFound, Refused) as exc:
+        _refuse(exc)
+
+
+@router.post("/{code}/not-petition", response_model=TicketDetailPublic)
+def mark_not_petition(
+    code: str, session: SessionDep, cases: TicketCasesDep, official: CurrentOfficial
+) -> TicketDetailPublic:
+    """Say the message is not a petition; the correction waits for the admins' review in the NLU workbench."""
+    try:
+        return cases.mark_not_petition(session, official, code).detail
+    except TicketNotFound as exc:
+        _refuse(exc)
+
+
+@router.delete("/{code}/duplicates/{member}", response_model=TicketDetailPublic)
+def unlink_duplicate(
+    code: str, member: str, session: SessionDep, cases: TicketCasesDep, official: CurrentOfficial
+) -> TicketDetailPublic:
+    """Take a wrongly linked ticket out of this ticket's duplicate cluster; both histories record it."""
+    try:
+        return cases.unlink_duplicate(session, official, code, member).detail
     except (TicketNotFound, Refused) as exc:
         _refuse(exc)

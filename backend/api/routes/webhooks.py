@@ -25,8 +25,11 @@ _STRINGS = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
 
 def too_deep(raw: bytes, limit: int = MAX_DEPTH) -> bool:
     """True if the JSON text nests arrays/objects deeper than ``limit`` (a flat scan, no recursion)."""
+    bare = _STRINGS.sub(b"", raw)
+    if bare.count(b"[") + bare.count(b"{") <= limit:
+        return False  # fewer openings than the limit: no need to follow the nesting
     depth = 0
-    for byte in _STRINGS.sub(b"", raw):
+    for byte in bare:
         if byte in b"[{":
             depth += 1
             if depth > limit:
@@ -69,7 +72,7 @@ def _check_shape(raw: bytes) -> None:
 
 
 def _parse(raw: bytes) -> dict[str, Any]:
-    _check_shape(raw)
+    """The JSON object of a body whose nesting was checked (``_check_shape``)."""
     try:
         data = json.loads(raw, parse_constant=_no_constant)
     except (ValueError, UnicodeDecodeError, RecursionError):

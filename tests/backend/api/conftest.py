@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar
 
 import pytest
 from fastapi.testclient import TestClient
@@ -16,8 +15,7 @@ from backend.container import Container
 from backend.db.migrate import upgrade
 from backend.db.models import Official, OrgUnit
 from backend.services.security import hash_password
-from handlers.ports import Parser
-from nlu.result import ParseResult
+from tests.fakes.parsers import KeywordParser
 
 UNITS = [
     ("TW", "Ủy ban Trung ương MTTQ Việt Nam", "central", None),
@@ -27,45 +25,6 @@ UNITS = [
     ("79", "Thành phố Hồ Chí Minh", "province", "TW"),
     ("26734", "Phường Sài Gòn", "commune", "79"),
 ]
-
-
-class KeywordParser(Parser):
-    """A deterministic stand-in for the NLU: finds a few place names and keywords."""
-
-    PLACES: ClassVar[dict[str, tuple[str, str | None]]] = {
-        "hoàn kiếm": ("01", "00070"),
-        "sài gòn": ("79", "26734"),
-        "hà nội": ("01", None),
-    }
-
-    def parse(self, text: str) -> ParseResult:
-        low = text.lower()
-        loc = None
-        for name, (province, commune) in self.PLACES.items():
-            if name in low:
-                loc = {
-                    "province_code": province,
-                    "commune_code": commune,
-                    "province": name,
-                    "commune": None,
-                    "candidates": [],
-                    "via_old_address": False,
-                }
-                break
-        urgent = "cháy" in low or "lũ" in low
-        return ParseResult.from_dict(
-            {
-                "text": text,
-                "intent": {"name": "gui_phan_anh", "confidence": 0.9},
-                "intent_ranking": [],
-                "entities": [],
-                "category": {"name": "ha_tang", "confidence": 0.8},
-                "location": loc,
-                "urgent": urgent,
-                "low_confidence": False,
-                "model": "keyword-test",
-            }
-        )
 
 
 class RecordingTexts:

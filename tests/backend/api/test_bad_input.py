@@ -186,10 +186,11 @@ def test_chunked_body_over_the_limit_is_refused_by_a_live_server(tmp_path: Path)
 
 # -- 2. length limits -----------------------------------------------------------------------------------------------
 def test_text_fields_have_length_limits(lenient: Api) -> None:
-    from backend.api import schemas
+    from backend.api import nlu_schemas, schemas
 
-    for name in dir(schemas):
-        model = getattr(schemas, name)
+    models = [getattr(module, name) for module in (schemas, nlu_schemas) for name in dir(module)]
+    for model in models:
+        name = getattr(model, "__name__", "")
         if not (isinstance(model, type) and issubclass(model, BaseModel)) or not name.endswith(
             ("In", "Create", "Correction", "Reassign", "Update")
         ):
@@ -199,7 +200,8 @@ def test_text_fields_have_length_limits(lenient: Api) -> None:
             options = spec.get("anyOf", [spec])
             for option in options:
                 if option.get("type") == "string":
-                    assert "maxLength" in option or "pattern" in option, f"{name}.{field} has no length limit"
+                    bounded = "maxLength" in option or "pattern" in option or "enum" in option
+                    assert bounded, f"{name}.{field} has no length limit"
     r = lenient.client.post("/api/nlu/parse", json={"text": "a" * 4001})
     assert r.status_code == 422
 

@@ -118,11 +118,12 @@ def test_cluster_reply_through_the_console_stays_within_scope(api: Api) -> None:
     assert "Gửi cho cả 2 phản ánh trùng" in page.text
     match = re.search(r'name="csrf" value="([0-9a-f]+)"', page.text)
     assert match
-    r = api.client.post(
-        f"/console/tickets/{a1}/reply",
-        data={"text": "Đã cử người khơi thông", "cluster": "1", "csrf": match.group(1)},
-        follow_redirects=False,
-    )
+    form = {"text": "Đã cử người khơi thông", "cluster": "1", "csrf": match.group(1)}
+    preview = api.client.post(f"/console/tickets/{a1}/reply", data=form)  # first: every ticket it will reach
+    assert preview.status_code == 200 and "Gửi cho 2 phản ánh" in preview.text
+    assert a1 in preview.text and a2 in preview.text and b not in preview.text
+    assert "reply" not in _traces(api, a2)[0]
+    r = api.client.post(f"/console/tickets/{a1}/reply", data={**form, "confirm": "1"}, follow_redirects=False)
     assert r.status_code == 303
     assert _traces(api, b) == b_before
     assert "reply" in _traces(api, a2)[0]

@@ -311,4 +311,4 @@ def test_every_banner_code_has_a_text_and_refusals_read_in_vietnamese(api: Api) 
     r = api.client.post(
         f"/console/tickets/{code}/reassign", data={"unit": "99999", "reason": "sai địa bàn", "csrf": csrf}
     )
-    assert "Không có đơn vị với mã này" in r.text and "unknown unit" not in r.text
+    assert "Vui lòng chọn đơn vị nhận trong danh sách" in r.text and "unknown unit" not in r.text

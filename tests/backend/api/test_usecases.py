@@ -90,7 +90,7 @@ def test_api_and_console_run_the_same_use_cases(api: Api, calls: list[str]) -> N
     assert r.headers["location"].endswith("msg=note_added")
     r = api.client.post(f"/console/tickets/{code}/category", data={"category": "moi_truong", "csrf": csrf}, **post)
     assert r.headers["location"].endswith("msg=category_corrected")
-    data = {"unit": "00073", "reason": "sai địa bàn", "csrf": csrf}
+    data = {"unit": "Phường Cửa Nam — Thành phố Hà Nội", "reason": "sai địa bàn", "csrf": csrf, "confirm": "1"}
     r = api.client.post(f"/console/tickets/{code}/reassign", data=data, **post)
     assert r.headers["location"] == "/console?msg=reassigned"
 

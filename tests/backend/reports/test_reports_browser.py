@@ -37,7 +37,7 @@ def test_charts_render_and_drill_down_in_chromium(browser: Any, tmp_path: Path) 
     settings = Settings(
         _env_file=None,
         environment="test",
-        database_url=f"sqlite:///{tmp_path / 'r.db'}",  # type: ignore[call-arg]
+        database_url=f"sqlite:///{tmp_path / 'r.db'}",
         run_workers=False,
         model_dir=tmp_path / "models",
     )

@@ -71,7 +71,8 @@ def test_csv_export_is_scoped_filtered_and_readable_in_excel(api: Api) -> None:
     rows = _csv(api.client.get("/api/tickets/export", headers=province).content)
     assert len(rows) == listed["count"] == 3  # same scope as GET /api/tickets: never Sài Gòn
     assert codes["sg"] not in {row["Mã phản ánh"] for row in rows}
-    assert [row["Mã phản ánh"] for row in rows] == [t["code"] for t in listed["data"]]  # same order, newest first
+    newest = api.client.get("/api/tickets", params={"sort": "-created_at"}, headers=province).json()
+    assert [row["Mã phản ánh"] for row in rows] == [t["code"] for t in newest["data"]]  # newest first
     saigon = _csv(api.client.get("/api/tickets/export", headers=api.login("tinh.sg")).content)
     assert [row["Mã phản ánh"] for row in saigon] == [codes["sg"]]
 

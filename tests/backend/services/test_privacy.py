@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import stat
 import uuid
 from collections.abc import Iterator
@@ -44,8 +43,8 @@ from backend.services import privacy
 from backend.services.state import RedisStateStore
 from backend.workers.outbox import claim
 from bot.messages import Attachment, GeoPoint, InboundMessage
-from handlers.ports import CitizenRef, Parser, TicketDraft
-from nlu.result import ParseResult
+from handlers.ports import CitizenRef, TicketDraft
+from tests.fakes.parsers import KeywordParser
 
 UNITS = [
     ("TW", "Ủy ban Trung ương MTTQ Việt Nam", "central", None),
@@ -64,32 +63,12 @@ SECRETS = [NAME, PHONE, "912 345 678", USER, *WORDS]
 OTHER_WORDS = "Đường Lê Lợi ngập sâu"  # another citizen's, must stay
 
 
-class PhoneParser(Parser):
-    """A deterministic stand-in for the NLU: a few place names, urgent words and phone numbers."""
+class PhoneParser(KeywordParser):
+    """The shared stand-in without "hà nội" and without urgent words."""
 
     PLACES: ClassVar[dict[str, tuple[str, str | None]]] = {"hoàn kiếm": ("01", "00070"), "sài gòn": ("79", "26734")}
-
-    def parse(self, text: str) -> ParseResult:
-        low = text.lower()
-        loc: dict[str, Any] | None = None
-        for name, (province, commune) in self.PLACES.items():
-            if name in low:
-                loc = {"province_code": province, "commune_code": commune, "text": name, "candidates": []}
-                break
-        phones = [{"entity": "phone", "value": m.group(0)} for m in re.finditer(r"0\d{9}", text)]
-        return ParseResult.from_dict(
-            {
-                "text": text,
-                "intent": {"name": "gui_phan_anh", "confidence": 0.9},
-                "intent_ranking": [],
-                "entities": phones,
-                "category": {"name": "ha_tang", "confidence": 0.8},
-                "location": loc,
-                "urgent": False,
-                "low_confidence": False,
-                "model": "phone-test",
-            }
-        )
+    URGENT_WORDS: ClassVar[tuple[str, ...]] = ()
+    MODEL = "phone-test"
 
 
 @dataclass

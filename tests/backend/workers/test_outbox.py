@@ -92,7 +92,34 @@ async def test_retries_then_delivers_once(db: tuple[Engine, sessionmaker[Session
         item = s.scalars(select(OutboxItem)).one()
         assert (item.status, item.attempts, item.platform_message_ids) == ("sent", 3, ["m1"])
         out = s.scalars(select(Message).where(Message.direction == "out")).one()
-        assert out.text == item.text and out.platform_message_id == "m1"
+        assert out.text == item.text and out.platform_message_id == "42:m1"
+
+
+class PerChatSender(RecordingSender):
+    """Numbers messages per chat, as Telegram does: the first message in every chat is message 1."""
+
+    async def send(self, msg: OutboundMessage) -> SendReceipt:
+        await super().send(msg)
+        return SendReceipt([str(sum(1 for m in self.sent if m.chat_id == msg.chat_id))])
+
+
+async def test_message_ids_numbered_per_chat_are_recorded_for_every_chat(
+    db: tuple[Engine, sessionmaker[Session]],
+) -> None:
+    _, factory = db
+    with factory() as s:
+        for chat in ("42", "43"):
+            enqueue(s, _citizen(s, chat=chat), f"Trả lời cho {chat}")
+        s.commit()
+    sender = PerChatSender()
+    worker = OutboxWorker(scope_of(factory), {"telegram": sender}, policy=FAST)
+    for _ in range(3):
+        await worker.run_once()
+    assert sorted(m.text for m in sender.sent) == ["Trả lời cho 42", "Trả lời cho 43"]  # each sent once
+    with factory() as s:
+        assert {i.status for i in s.scalars(select(OutboxItem))} == {"sent"}
+        out = s.scalars(select(Message).where(Message.direction == "out")).all()
+        assert sorted(m.platform_message_id or "" for m in out) == ["42:1", "43:1"]
 
 
 async def test_retry_after_is_honoured(db: tuple[Engine, sessionmaker[Session]]) -> None:

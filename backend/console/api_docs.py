@@ -1,0 +1,76 @@
+"""The interactive API documentation (``/docs``), served entirely from this server: the Swagger UI files come from
+the ``swagger-ui-bundle`` package, so the page works without any CDN (and under a strict Content-Security-Policy:
+see ``backend/security_headers.py``)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, HTTPException, Request
+from fastapi.openapi.docs import get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
+from fastapi.responses import FileResponse, HTMLResponse
+from swagger_ui_bundle import swagger_ui_path
+
+ASSETS = Path(swagger_ui_path)
+FAVICON = Path(__file__).parent / "static" / "favicon.svg"
+TYPES = {
+    "swagger-ui-bundle.js": "text/javascript; charset=utf-8",
+    "swagger-ui.css": "text/css; charset=utf-8",
+}
+router = APIRouter(include_in_schema=False)
+
+
+@router.get("/docs", response_class=HTMLResponse)
+def swagger_ui(request: Request) -> HTMLResponse:
+    return get_swagger_ui_html(
+        openapi_url=str(request.app.openapi_url),
+        title="gopy — API (tài liệu)",
+        oauth2_redirect_url="/docs/oauth2-redirect",
+        swagger_js_url="/docs/assets/swagger-ui-bundle.js",
+        swagger_css_url="/docs/assets/swagger-ui.css",
+        swagger_favicon_url="/docs/assets/favicon.svg",
+    )
+
+
+@router.get("/docs/oauth2-redirect", response_class=HTMLResponse)
+def oauth2_redirect() -> HTMLResponse:
+    return get_swagger_ui_oauth2_redirect_html()
+
+
+@router.get("/docs/assets/{name}")
+def asset(name: str) -> FileResponse:
+    """The two Swagger UI files the page loads, and the console's icon."""
+    if name == "favicon.svg":
+        return FileResponse(FAVICON, media_type="image/svg+xml", headers={"Cache-Control": "public, max-age=86400"})
+    if name not in TYPES:
+        raise HTTPException(404, "Not found / Không tìm thấy")
+    return FileResponse(ASSETS / name, media_type=TYPES[name], headers={"Cache-Control": "public, max-age=86400"})
+
+
+VN_EXAMPLE = "2026-03-01T09:30:00+07:00"
+
+
+def _with_example(prop: dict[str, Any]) -> None:
+    timed = prop.get("format") == "date-time" or any(
+        isinstance(o, dict) and o.get("format") == "date-time" for o in prop.get("anyOf", [])
+    )
+    if timed and "examples" not in prop and "example" not in prop:
+        prop["examples"] = [VN_EXAMPLE]
+
+
+def vietnam_time_examples(app: FastAPI) -> Callable[[], dict[str, Any]]:
+    """``app.openapi`` with a Vietnam-time example (``+07:00``) on every timestamp field that has none."""
+    plain = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = plain()
+            for component in schema.get("components", {}).get("schemas", {}).values():
+                for prop in component.get("properties", {}).values():
+                    _with_example(prop)
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    return openapi

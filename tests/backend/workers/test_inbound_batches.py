@@ -1,0 +1,150 @@
+"""The speed paths of issue 16 keep their guarantees: webhooks stored together (group commit) are each stored once,
+and the inbound worker's batches (claimed many at once, SKIP LOCKED on PostgreSQL) process nothing twice, keep
+each chat's order and let a poison message fail alone."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from backend.db.migrate import upgrade
+from backend.db.models import Citizen, Message, OutboxItem
+from backend.db.session import make_engine, make_session_factory
+from backend.services.intake import MAX_PROCESS_ATTEMPTS, GroupCommit, Intake, SessionScope, Stored
+from backend.workers.inbound import InboundWorker, claim_inbound
+from bot.messages import InboundMessage
+from handlers.ports import CitizenRef, Reply, Turn
+
+
+@pytest.fixture
+def factory(backend_urls: tuple[str, str]) -> Iterator[sessionmaker[Session]]:
+    engine = make_engine(backend_urls[0])
+    upgrade(engine)
+    yield make_session_factory(engine)
+    engine.dispose()
+
+
+def scope_of(factory: sessionmaker[Session]) -> SessionScope:
+    @contextmanager
+    def scope() -> Iterator[Session]:
+        with factory() as s:
+            yield s
+
+    return scope
+
+
+def msg(pid: str, user: str = "42", text: str = "") -> InboundMessage:
+    return InboundMessage(channel="telegram", platform_message_id=pid, user_id=user, chat_id=user, text=text or pid)
+
+
+def echo(citizen: CitizenRef, m: InboundMessage) -> Turn:
+    return Turn([Reply(f"đã nhận {m.text}")])
+
+
+def test_a_batch_stores_each_event_once_and_answers_redeliveries_as_duplicates(
+    factory: sessionmaker[Session],
+) -> None:
+    intake = Intake(scope_of(factory), echo)
+    first = intake.store_many([msg("1"), msg("2", "43"), msg("1")])  # the platform repeated itself within a batch
+    assert [s.duplicate for s in first] == [False, False, True]
+    assert first[0].message_id == first[2].message_id
+    again = intake.store_many([msg("2", "43"), msg("3")])  # redelivered later, with a new one
+    assert [s.duplicate for s in again] == [True, False]
+    assert again[0].message_id == first[1].message_id
+    with factory() as s:
+        assert s.scalar(select(func.count()).select_from(Message)) == 3
+        assert s.scalar(select(func.count()).select_from(Citizen)) == 2  # one per sender, created once
+        assert all(c.last_inbound_at is not None for c in s.scalars(select(Citizen)))
+
+
+def test_group_commit_stores_concurrent_webhooks_together_and_a_bad_one_fails_alone(
+    factory: sessionmaker[Session],
+) -> None:
+    intake = Intake(scope_of(factory), echo)
+    batches: list[int] = []
+
+    def store_many(msgs: list[InboundMessage]) -> list[Stored]:
+        batches.append(len(msgs))
+        if any(m.platform_message_id == "bad" for m in msgs):
+            raise ValueError("a payload the database refuses")
+        return intake.store_many(msgs)
+
+    group = GroupCommit(store_many)
+
+    async def main() -> list[object]:
+        calls = [group.store(msg(str(i), str(i % 7))) for i in range(40)] + [group.store(msg("bad"))]
+        return await asyncio.gather(*calls, return_exceptions=True)
+
+    results = asyncio.run(main())
+    assert isinstance(results[-1], ValueError)  # the refused one fails its own request only ...
+    assert all(isinstance(r, Stored) and not r.duplicate for r in results[:-1])
+    assert len(batches) <= 1 + 2 * 6  # ... and the others still shared transactions (halves: about 2 log2 n)
+    with factory() as s:
+        assert s.scalar(select(func.count()).select_from(Message)) == 40
+
+
+def test_two_workers_never_process_a_message_twice_and_keep_each_chats_order(
+    factory: sessionmaker[Session],
+) -> None:
+    seen: list[tuple[str, str]] = []
+    lock = threading.Lock()
+
+    def handle(citizen: CitizenRef, m: InboundMessage) -> Turn:
+        with lock:
+            seen.append((m.user_id, m.platform_message_id))
+        return echo(citizen, m)
+
+    scope = scope_of(factory)
+    intake = Intake(scope, handle)
+    users = [str(u) for u in range(10)]
+    intake.store_many([msg(f"{u}-{n:02d}", u) for n in range(12) for u in users])
+    workers = [InboundWorker(scope, intake, batch=7), InboundWorker(scope, intake, batch=7)]
+
+    def drain(worker: InboundWorker) -> None:
+        while asyncio.run(worker.run_once()):
+            pass
+
+    threads = [threading.Thread(target=drain, args=(w,)) for w in workers]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(seen) == 120 and len(set(seen)) == 120  # every message once, none twice
+    for u in users:
+        mine = [pid for user, pid in seen if user == u]
+        assert mine == sorted(mine)  # in the order they were sent
+    with factory() as s:
+        assert s.scalar(select(func.count()).select_from(OutboxItem)) == 120
+        assert s.scalar(select(func.count()).select_from(Message).where(Message.processed_at.is_(None))) == 0
+
+
+def test_a_poison_message_fails_alone_and_is_given_up_after_its_attempts(factory: sessionmaker[Session]) -> None:
+    def handle(citizen: CitizenRef, m: InboundMessage) -> Turn:
+        if m.text == "poison":
+            raise RuntimeError("the conversation cannot handle this")
+        return echo(citizen, m)
+
+    scope = scope_of(factory)
+    intake = Intake(scope, handle)
+    stored = intake.store_many([msg("p", "1", "poison"), msg("a", "2"), msg("b", "3")])
+    with factory() as s:
+        ids = claim_inbound(s, 10)
+    assert intake.process_many(ids) == 2  # the two others are answered in the same batch
+    with factory() as s:
+        poison = s.get(Message, stored[0].message_id)
+        assert poison is not None and poison.processed_at is None and poison.process_attempts == 1
+        assert "cannot handle" in (poison.process_error or "")
+        assert poison.locked_until is not None  # retried later, not at once
+        assert s.scalar(select(func.count()).select_from(OutboxItem)) == 2
+    for _ in range(MAX_PROCESS_ATTEMPTS - 1):
+        intake.process_many([stored[0].message_id])
+    with factory() as s:
+        poison = s.get(Message, stored[0].message_id)
+        assert poison is not None and poison.processed_at is not None  # given up: no longer blocks the chat
+        assert poison.process_attempts == MAX_PROCESS_ATTEMPTS
