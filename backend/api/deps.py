@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Request, status
+from fastapi import Depends, HTTPException, Path, Request, status
 from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy.orm import Session
 
@@ -165,3 +165,6 @@ def get_workbench(settings: SettingsDep) -> Workbench:
 
 
 WorkbenchDep = Annotated[Workbench, Depends(get_workbench)]
+
+RowId = Annotated[int, Path(ge=1, le=2**31 - 1, description="A row id")]
+"""A database row id in a path: bounded so that a huge number is a 422, never a driver error."""

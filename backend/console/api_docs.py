@@ -60,16 +60,30 @@ def _with_example(prop: dict[str, Any]) -> None:
         prop["examples"] = [VN_EXAMPLE]
 
 
+def _domain_refusals(schemas: dict[str, Any]) -> None:
+    """A 422 carries either FastAPI's list of field errors or one sentence (a use case's refusal, in Vietnamese):
+    the documented schema says both, so clients and schema checkers expect what the API really sends."""
+    error = schemas.get("HTTPValidationError", {}).get("properties", {})
+    if "detail" in error:
+        error["detail"] = {
+            "title": "Detail",
+            "anyOf": [error["detail"], {"type": "string", "description": "A refusal in plain words"}],
+        }
+
+
 def vietnam_time_examples(app: FastAPI) -> Callable[[], dict[str, Any]]:
-    """``app.openapi`` with a Vietnam-time example (``+07:00``) on every timestamp field that has none."""
+    """``app.openapi`` with a Vietnam-time example (``+07:00``) on every timestamp field that has none, and 422s
+    documented as they are sent (field errors or one sentence)."""
     plain = app.openapi
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             schema = plain()
-            for component in schema.get("components", {}).get("schemas", {}).values():
+            components = schema.get("components", {}).get("schemas", {})
+            for component in components.values():
                 for prop in component.get("properties", {}).values():
                     _with_example(prop)
+            _domain_refusals(components)
             app.openapi_schema = schema
         return app.openapi_schema
 

@@ -6,11 +6,11 @@ Every workbench route is for admins only (officers and supervisors: 403); each c
 
 from __future__ import annotations
 
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any, Literal, NoReturn
 
 from fastapi import APIRouter, HTTPException, Query, Response
 
-from backend.api.deps import CurrentAdmin, ParserDep, SessionDep, WorkbenchDep
+from backend.api.deps import CurrentAdmin, ParserDep, RowId, SessionDep, WorkbenchDep
 from backend.api.nlu_schemas import (
     Activated,
     ActivateIn,
@@ -48,7 +48,7 @@ def corrections(
     session: SessionDep,
     bench: WorkbenchDep,
     admin: CurrentAdmin,
-    status: Annotated[str | None, Query(description="pending | accepted | rejected")] = None,
+    status: Annotated[Literal["pending", "accepted", "rejected"] | None, Query(description="the review status")] = None,
     offset: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> CorrectionsPublic:
@@ -62,7 +62,7 @@ def corrections(
 
 @router.post("/corrections/{correction_id}/accept", response_model=CorrectionPublic)
 def accept(
-    correction_id: int,
+    correction_id: RowId,
     session: SessionDep,
     bench: WorkbenchDep,
     admin: CurrentAdmin,
@@ -78,7 +78,7 @@ def accept(
 
 
 @router.post("/corrections/{correction_id}/reject", response_model=CorrectionPublic)
-def reject(correction_id: int, session: SessionDep, bench: WorkbenchDep, admin: CurrentAdmin) -> CorrectionPublic:
+def reject(correction_id: RowId, session: SessionDep, bench: WorkbenchDep, admin: CurrentAdmin) -> CorrectionPublic:
     try:
         return CorrectionPublic(**bench.reject(session, admin, correction_id))
     except WorkbenchError as exc:
@@ -119,7 +119,7 @@ def train(session: SessionDep, bench: WorkbenchDep, admin: CurrentAdmin) -> JobC
 
 
 @router.get("/jobs/{job_id}", response_model=JobPublic)
-def job(job_id: int, session: SessionDep, bench: WorkbenchDep, admin: CurrentAdmin) -> JobPublic:
+def job(job_id: RowId, session: SessionDep, bench: WorkbenchDep, admin: CurrentAdmin) -> JobPublic:
     """Status, progress 0–1, recent log lines; when done, the new version and its evaluation against the active one."""
     try:
         return JobPublic(**job_dict(bench.job(session, job_id)))
@@ -128,7 +128,7 @@ def job(job_id: int, session: SessionDep, bench: WorkbenchDep, admin: CurrentAdm
 
 
 @router.get("/jobs/{job_id}/confusion.png")
-def confusion(job_id: int, session: SessionDep, bench: WorkbenchDep, admin: CurrentAdmin) -> Response:
+def confusion(job_id: RowId, session: SessionDep, bench: WorkbenchDep, admin: CurrentAdmin) -> Response:
     """The new model's confusion matrix on the evaluation data (rows gold, columns predicted)."""
     try:
         return Response(bench.confusion_png(session, job_id), media_type="image/png")

@@ -7,7 +7,7 @@ from typing import Annotated, NoReturn
 
 from fastapi import APIRouter, HTTPException, Query, Response
 
-from backend.api.deps import CurrentOfficial, SessionDep, TicketOpsDep
+from backend.api.deps import CurrentOfficial, RowId, SessionDep, TicketOpsDep
 from backend.api.schemas import (
     ReplyTemplateCreate,
     ReplyTemplatePublic,
@@ -59,7 +59,7 @@ def create_template(body: ReplyTemplateCreate, session: SessionDep, official: Cu
 
 @router.patch("/{template_id}", response_model=ReplyTemplatePublic)
 def update_template(
-    template_id: int, body: ReplyTemplateUpdate, session: SessionDep, official: CurrentOfficial
+    template_id: RowId, body: ReplyTemplateUpdate, session: SessionDep, official: CurrentOfficial
 ) -> ReplyTemplatePublic:
     try:
         templates.update(session, official, template_id, body.name, body.text)
@@ -69,7 +69,7 @@ def update_template(
 
 
 @router.delete("/{template_id}", status_code=204)
-def delete_template(template_id: int, session: SessionDep, official: CurrentOfficial) -> Response:
+def delete_template(template_id: RowId, session: SessionDep, official: CurrentOfficial) -> Response:
     try:
         templates.delete(session, official, template_id)
     except (TemplateNotFound, TemplateForbidden) as exc:
@@ -77,6 +77,6 @@ def delete_template(template_id: int, session: SessionDep, official: CurrentOffi
     return Response(status_code=204)
 
 
-def _one(session: SessionDep, official: CurrentOfficial, template_id: int) -> ReplyTemplatePublic:
+def _one(session: SessionDep, official: CurrentOfficial, template_id: RowId) -> ReplyTemplatePublic:
     view = templates.one(session, official, template_id)
     return ReplyTemplatePublic(**asdict(view))
