@@ -19,7 +19,7 @@
     return active instanceof HTMLInputElement || active instanceof HTMLTextAreaElement || active instanceof HTMLSelectElement;
   };
   const hasDraft = () =>
-    Array.from(document.querySelectorAll("main textarea, main input[type=text]")).some((f) => f.value.trim() !== "");
+    Array.from(document.querySelectorAll("main textarea, main input[type=text]")).some((f) => f.value.trim() !== "" && f.value !== f.defaultValue);  // edited by the official, not pre-filled
 
   const listRegion = (doc) => doc.querySelector("[data-live-list]") || doc.querySelector(".table-wrap") || doc.querySelector("main");
 
