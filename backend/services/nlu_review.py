@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from backend.db.models import NluCorrection, Official, OrgUnit, Ticket, TicketEvent, utcnow
 from backend.domain.statuses import TransitionError
+from backend.services.events import official_event
 from nlu.rasa_data import strip_entities
 from nlu.vocab import CATEGORIES, FEEDBACK_INTENT, INTENTS, NGOAI_PHAM_VI, nfc
 
@@ -122,21 +123,8 @@ def decide(session: Session, row: NluCorrection, reviewer: str, status: str, lab
     return rows
 
 
-def _event(session: Session, official: Official, ticket: Ticket, note: str, data: dict[str, object]) -> TicketEvent:
-    event = TicketEvent(
-        ticket_id=ticket.id,
-        kind="corrected",
-        actor_type="official",
-        actor_id=official.username,
-        note=note,
-        public=False,
-        data=data,
-    )
-    session.add(event)
-    return event
-
-
-def _model(ticket: Ticket) -> str | None:
+def model_of(ticket: Ticket) -> str | None:
+    """The NLU model version that labelled the ticket, if it was recorded."""
     return str((ticket.nlu or {}).get("model") or "") or None
 
 
@@ -150,9 +138,16 @@ def mark_not_petition(session: Session, official: Official, ticket: Ticket) -> T
         ticket_id=ticket.id,
         predicted=f"{FEEDBACK_INTENT}/{ticket.category}" if ticket.category else ticket.intent,
         corrected=NOT_PETITION_LABEL,
-        model_version=_model(ticket),
+        model_version=model_of(ticket),
     )
-    return _event(session, official, ticket, "Không phải phản ánh (chờ duyệt cho dữ liệu huấn luyện)", {"to": "-"})
+    return official_event(
+        session,
+        official,
+        ticket,
+        "corrected",
+        note="Không phải phản ánh (chờ duyệt cho dữ liệu huấn luyện)",
+        data={"to": "-"},
+    )
 
 
 def correct_place(
@@ -177,8 +172,15 @@ def correct_place(
         ticket_id=ticket.id,
         predicted=old or "",
         corrected=commune_code,
-        model_version=_model(ticket),
+        model_version=model_of(ticket),
     )
     ticket.commune_code, ticket.province_code = commune_code, unit.parent_code or ticket.province_code
     ticket.updated_at = utcnow()
-    return _event(session, official, ticket, f"Địa bàn: {old or '—'} → {unit.name}", {"from": old, "to": commune_code})
+    return official_event(
+        session,
+        official,
+        ticket,
+        "corrected",
+        note=f"Địa bàn: {old or '—'} → {unit.name}",
+        data={"from": old, "to": commune_code},
+    )

@@ -26,6 +26,7 @@ from backend.domain.sla import SlaPolicy
 from backend.domain.statuses import TransitionError
 from backend.domain.taxonomy import CATEGORIES
 from backend.services import nlu_review
+from backend.services.events import official_event
 from backend.services.notify import Notifier
 from handlers.ports import TicketDraft
 
@@ -287,16 +288,7 @@ class TicketOps:
 
     def reply(self, session: Session, official: Official, ticket: Ticket, text: str) -> TicketEvent:
         now = utcnow()
-        event = TicketEvent(
-            ticket_id=ticket.id,
-            kind="reply",
-            actor_type="official",
-            actor_id=official.username,
-            note=text,
-            public=True,
-            created_at=now,
-        )
-        session.add(event)
+        event = official_event(session, official, ticket, "reply", note=text, public=True, at=now)
         ticket.updated_at = now
         ticket.handoff_until = now + self.HANDOFF
         if ticket.status in (st.MOI,):  # the first answer accepts the ticket
@@ -360,17 +352,9 @@ class TicketOps:
                 f"Phản ánh về cán bộ không được chuyển cho chính {unit.name}"
             )
         old = ticket.unit_code
-        event = TicketEvent(
-            ticket_id=ticket.id,
-            kind="reassigned",
-            actor_type="official",
-            actor_id=official.username,
-            note=reason,
-            public=True,
-            data={"from": old, "to": unit.code},
-            created_at=utcnow(),
+        event = official_event(
+            session, official, ticket, "reassigned", note=reason, public=True, data={"from": old, "to": unit.code}
         )
-        session.add(event)
         ticket.unit_code, ticket.unit = unit.code, unit
         ticket.routing_rule, ticket.routing_reason = "manual", f"{official.username}: {reason}"
         ticket.updated_at = utcnow()
@@ -441,21 +425,12 @@ class TicketOps:
             ticket_id=ticket.id,
             predicted=f"gui_phan_anh/{old}" if old else ticket.intent,
             corrected=f"gui_phan_anh/{category}",
-            model_version=str((ticket.nlu or {}).get("model") or "") or None,
+            model_version=nlu_review.model_of(ticket),
         )
         ticket.category, ticket.category_confidence = category, 1.0
         ticket.updated_at = utcnow()
-        event = TicketEvent(
-            ticket_id=ticket.id,
-            kind="corrected",
-            actor_type="official",
-            actor_id=official.username,
-            note=f"Lĩnh vực: {old or '—'} → {category}",
-            public=False,
-            data={"from": old, "to": category},
-        )
-        session.add(event)
-        return event
+        note = f"Lĩnh vực: {old or '—'} → {category}"
+        return official_event(session, official, ticket, "corrected", note=note, data={"from": old, "to": category})
 
     @staticmethod
     def assign(session: Session, official: Official, ticket: Ticket, username: str | None) -> TicketEvent | None:
@@ -491,33 +466,13 @@ class TicketOps:
                     f"'{username}' is not an active official of this ticket's unit or above / "
                     f"'{username}' không phải cán bộ đang hoạt động của đơn vị xử lý phản ánh này"
                 )
-        event = TicketEvent(
-            ticket_id=ticket.id,
-            kind="assigned",
-            actor_type="official",
-            actor_id=official.username,
-            note=None,
-            public=False,
-            data={"from": ticket.assignee, "to": username},
-            created_at=utcnow(),
-        )
-        session.add(event)
+        event = official_event(session, official, ticket, "assigned", data={"from": ticket.assignee, "to": username})
         ticket.assignee = username
         ticket.updated_at = utcnow()
         return event
 
     def add_note(self, session: Session, official: Official, ticket: Ticket, text: str) -> TicketEvent:
-        event = TicketEvent(
-            ticket_id=ticket.id,
-            kind="note",
-            actor_type="official",
-            actor_id=official.username,
-            note=text,
-            public=False,
-            created_at=utcnow(),
-        )
-        session.add(event)
-        return event
+        return official_event(session, official, ticket, "note", note=text)
 
 
 def _attachment_dict(att: Any) -> dict[str, Any]:
