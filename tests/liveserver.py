@@ -44,3 +44,11 @@ def wait_for(predicate: Any, seconds: float = 20) -> None:
             return
         time.sleep(0.1)
     raise AssertionError("condition not reached in time")
+
+
+def log_in(page: Any, url: str, username: str, password: str = "mat-khau-123") -> None:
+    """Submit the console's login form (already open in ``page``) and wait for the ticket list."""
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", password)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{url}/console")

@@ -14,7 +14,7 @@ from backend.db.migrate import upgrade
 from backend.db.models import Citizen, Official, OrgUnit, OutboxItem, Ticket
 from backend.services.security import hash_password
 from handlers.ports import TicketDraft
-from tests.liveserver import live_server
+from tests.liveserver import live_server, log_in
 
 
 class Texts:
@@ -82,10 +82,7 @@ def test_official_works_a_ticket_in_the_browser(browser: Any, tmp_path: Path) ->
         page.fill("input[name=password]", "sai-mat-khau")
         page.click("button[type=submit]")
         assert "Sai tên đăng nhập" in page.inner_text("[role=alert]")
-        page.fill("input[name=username]", "canbo.hk")
-        page.fill("input[name=password]", "mat-khau-123")
-        page.click("button[type=submit]")
-        page.wait_for_url(f"{url}/console")
+        log_in(page, url, "canbo.hk")
         assert "Nguyễn Văn An" in page.inner_text("header")
         page.click(f"text={code}")
         page.wait_for_url(f"{url}/console/tickets/{code}")

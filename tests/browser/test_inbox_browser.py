@@ -17,7 +17,7 @@ from backend.db.migrate import upgrade
 from backend.db.models import Citizen, Official, OrgUnit, Ticket, utcnow
 from backend.services.security import hash_password
 from handlers.ports import TicketDraft
-from tests.liveserver import live_server
+from tests.liveserver import live_server, log_in
 
 SHOTS = Path(os.environ.get("GOPY_SHOTS_DIR", "/tmp/shots/inbox"))
 
@@ -92,10 +92,7 @@ def test_an_official_finds_filters_and_opens_tickets(browser: Any, tmp_path: Pat
         page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
         page.on("pageerror", lambda e: problems.append(str(e)))
         page.goto(f"{url}/console/login")
-        page.fill("input[name=username]", "tinh.hn")
-        page.fill("input[name=password]", "mat-khau-123")
-        page.click("button[type=submit]")
-        page.wait_for_url(f"{url}/console")
+        log_in(page, url, "tinh.hn")
 
         rows = page.locator(".inbox-list tbody tr")
         assert rows.count() == 3

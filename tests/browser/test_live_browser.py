@@ -16,7 +16,7 @@ from backend.db.migrate import upgrade
 from backend.db.models import Citizen, Official, OrgUnit
 from backend.services.security import hash_password
 from handlers.ports import TicketDraft
-from tests.liveserver import live_server
+from tests.liveserver import live_server, log_in
 
 SHOTS = Path("/tmp/shots/live")
 
@@ -40,10 +40,7 @@ def _login(browser: Any, url: str, username: str, width: int, height: int) -> tu
     page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
     page.on("pageerror", lambda e: problems.append(str(e)))
     page.goto(f"{url}/console/login")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", "mat-khau-123")
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{url}/console")
+    log_in(page, url, username)
     return page, problems
 
 

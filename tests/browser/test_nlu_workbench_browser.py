@@ -19,7 +19,7 @@ from backend.services.security import hash_password
 from backend.workers.nlu_train import NluTrainWorker
 from handlers.ports import TicketDraft
 from nlu.store import ModelStore
-from tests.liveserver import live_server
+from tests.liveserver import live_server, log_in
 from tests.nlu_small import small_data_dir
 
 SHOTS = Path("/tmp/shots/workbench")
@@ -79,10 +79,7 @@ class _Worker(threading.Thread):
 
 def _login(page: Any, url: str, username: str) -> None:
     page.goto(f"{url}/console/login")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", "mat-khau-123")
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{url}/console")
+    log_in(page, url, username)
 
 
 def _shots(page: Any, name: str) -> None:

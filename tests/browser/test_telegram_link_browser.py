@@ -17,7 +17,7 @@ from backend.db.models import Official
 from backend.db.official_links_models import OfficialChannelLink
 from backend.services.security import hash_password
 from tests.fakes.telegram_server import fake_telegram
-from tests.liveserver import live_server, wait_for
+from tests.liveserver import live_server, log_in, wait_for
 
 SECRET = "webhook-Secret_123"
 SHOTS = Path("/tmp/shots/tgofficials")
@@ -60,10 +60,7 @@ def test_the_console_links_a_telegram_account(browser: Any, tmp_path: Path) -> N
             page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
             page.on("pageerror", lambda e: problems.append(str(e)))
             page.goto(f"{url}/console/login")
-            page.fill("input[name=username]", "canbo.hk")
-            page.fill("input[name=password]", "mat-khau-123")
-            page.click("button[type=submit]")
-            page.wait_for_url(f"{url}/console")
+            log_in(page, url, "canbo.hk")
             page.goto(f"{url}/console/account")
             assert "Chưa liên kết Telegram" in page.inner_text("#telegram")
             page.click("#tg-link")

@@ -16,7 +16,7 @@ from backend.db.migrate import upgrade
 from backend.db.models import Citizen, Message, Official, OrgUnit, OutboxItem, Ticket
 from backend.services.security import hash_password
 from handlers.ports import TicketDraft
-from tests.liveserver import live_server
+from tests.liveserver import live_server, log_in
 
 SHOTS = Path(os.environ.get("GOPY_SHOTS_DIR", "/tmp/shots/ticket"))
 UNITS = [
@@ -80,10 +80,7 @@ def _world(tmp_path: Path) -> tuple[Settings, Container, list[str]]:
 
 def _login(page: Any, url: str) -> None:
     page.goto(f"{url}/console/login")
-    page.fill("input[name=username]", "canbo.hk")
-    page.fill("input[name=password]", "mat-khau-123")
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{url}/console")
+    log_in(page, url, "canbo.hk")
 
 
 def test_template_reply_and_reassign_in_the_browser(browser: Any, tmp_path: Path) -> None:
