@@ -219,6 +219,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     def root() -> dict[str, Any]:
         return {"name": "gopy", "chat": "/chat", "console": "/console", "docs": "/docs"}
 
+    app.include_router(webhooks.router)  # first: routes are matched in order, and a flood arrives here
     for extra in (ticket_exports, report_files):  # before tickets: /api/tickets/export is not a ticket code
         app.include_router(extra.router)
     for module in (health, webchat, nlu, auth, tickets, open311):
@@ -233,5 +234,4 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         app.include_router(mine.router)
     app.include_router(console_account.router)  # /console/account: linking Telegram (officials' notifications)
     app.include_router(chat_page.router)
-    app.include_router(webhooks.router)
     return app

@@ -102,14 +102,29 @@ def _warm_up_model(container: Container) -> None:
 
 
 @app.command()
-def worker() -> None:
-    """Run only the background workers (outbox delivery, inbound processing), for scaled-out deployments."""
+def worker(
+    only: Annotated[
+        str,
+        typer.Option(
+            help="Comma-separated workers to run (default: all), e.g. 'inbound,outbox' for a process that only moves "
+            "messages while another runs the periodic jobs (sla, retention, reports, rollups, nlu-train).",
+        ),
+    ] = "",
+) -> None:
+    """Run only the background workers (outbox delivery, inbound processing, periodic jobs), for scaled-out
+    deployments."""
     import asyncio
     import signal
 
     from backend.datafiles import DataFileError
-    from backend.workers.runner import run_workers
+    from backend.workers.runner import WORKERS, run_workers
 
+    names = [n.strip() for n in only.split(",") if n.strip()]
+    known = [name for name, _ in WORKERS]
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise _fail(f"unknown worker(s): {', '.join(unknown)}; known: {', '.join(known)}", 2)
+    chosen = [(name, factory) for name, factory in WORKERS if not names or name in names]
     container = _container()
     try:
         container.validate_data()
@@ -122,7 +137,7 @@ def worker() -> None:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         try:
-            await run_workers(container, stop)
+            await run_workers(container, stop, chosen)
         finally:
             await container.aclose()
 

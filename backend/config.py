@@ -60,6 +60,8 @@ class Settings(BaseSettings):
     outbox_max_attempts: int = 8
     outbox_base_delay: float = 2.0
     outbox_max_delay: float = 600.0
+    # webhooks stored in this many concurrent group commits per API process (one sender always in the same lane)
+    intake_lanes: int = Field(default=2, ge=1, le=16)
     telegram_rate_overall: float = 30.0
     telegram_rate_per_chat: float = 1.0
     zalo_rate_overall: float = 10.0

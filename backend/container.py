@@ -35,6 +35,7 @@ from backend.workers.supervisor import WorkerBoard
 from bot.messages import InboundMessage
 from handlers.conversation import Conversation
 from handlers.ports import MAX_TEXT, CitizenRef, Parser, Reply, Turn
+from handlers.state import state_key
 from handlers.texts import Texts
 from nlu.result import ParseResult
 
@@ -215,11 +216,16 @@ class Container:
         return DbTicketService(self.scope, self.ops, self.throttle)
 
     @cached_property
+    def states(self) -> RedisStateStore:
+        """The conversations' state (Redis with a TTL; the in-process stand-in when embedded)."""
+        return RedisStateStore(self.kv)
+
+    @cached_property
     def conversation(self) -> Conversation:
         return Conversation(
             self.parser,
             self.tickets,
-            RedisStateStore(self.kv),
+            self.states,
             self.texts,
             chitchat_per_minute=self.settings.citizen_rate_per_minute,
         )
@@ -228,11 +234,16 @@ class Container:
     def intake(self) -> Intake:
         return Intake(self.scope, self._turn, prepare=self._prepare)
 
-    def _prepare(self, texts: list[str]) -> None:
-        """The batch's texts parsed at once (looked up per batch: tests replace the parser with one of their own)."""
+    def _prepare(self, batch: list[tuple[CitizenRef, InboundMessage]]) -> None:
+        """Before a batch's turns: its texts parsed at once, and what every turn looks up first read in one
+        statement each (officials' chats, hand-off and information requests, consent, conversation states).
+        ``[]`` after the batch drops what is left. Looked up per batch: tests replace the parser with their own."""
         prepare = getattr(self.parser, "prepare", None)
-        if prepare is not None:
-            prepare(texts)
+        if prepare is not None and batch:
+            prepare([m.text for _, m in batch if m.text])
+        self.official_telegram.prefetch([m.chat_id for _, m in batch if m.channel == "telegram"])
+        self.tickets.prefetch([c.id for c, _ in batch])
+        self.states.prefetch([state_key(c) for c, _ in batch])
 
     def _turn(self, citizen: CitizenRef, msg: InboundMessage) -> Turn:
         official = self.official_telegram.turn(msg)  # a link command or an official's linked chat: never a petition

@@ -22,6 +22,7 @@ from redis.exceptions import RedisError
 log = logging.getLogger(__name__)
 MAX_AHEAD = 2000  # slots to look ahead before giving up on a claim round
 REDIS_RETRY_SECONDS = 5.0  # after a Redis failure, limit locally for this long before trying Redis again
+UNLIMITED = 1000.0  # messages/s: no platform allows this much; a rate of 0 or at least this means "no limit"
 
 
 class _LocalSlots:
@@ -72,7 +73,7 @@ class RateLimiter:
                 "zalobot": (zalo_overall, zalo_per_chat),
             }
         self.rules: dict[str, tuple[float, float]] = {
-            name: (overall * keep, per_chat * keep) for name, (overall, per_chat) in rules.items()
+            name: (_limit(overall) * keep, _limit(per_chat) * keep) for name, (overall, per_chat) in rules.items()
         }
 
     async def _claim(self, key: str, slot: int, ttl: float) -> bool:
@@ -152,3 +153,9 @@ class RateLimiter:
                 return False
             self._hint[key] = max(slot, self._hint.get(key, -1))
         return True
+
+
+def _limit(rate: float) -> float:
+    """The rate to enforce; 0 for none. A rate of ``UNLIMITED`` or more is no limit: enforcing it would claim a slot
+    every millisecond or less, and covering a chat's slots up to a send would take hundreds of claims per message."""
+    return 0.0 if rate >= UNLIMITED else max(rate, 0.0)

@@ -17,6 +17,7 @@ from typing import Any
 
 import yaml
 
+from nlu.cache import cache_dir_of
 from nlu.gazetteer import key
 from nlu.location import LocationExtractor, LocationMatch
 from nlu.vocab import fold_chars
@@ -122,5 +123,6 @@ class AliasedLocations:
 
 
 def with_aliases(store_root: Path) -> AliasedLocations:
-    """The location extractor with the aliases file of a model store."""
-    return AliasedLocations(LocationExtractor(), store_root / ALIASES_FILE)
+    """The location extractor with the aliases file of a model store; its index is kept in the store's cache
+    directory (built once, rebuilt when the gazetteer data change)."""
+    return AliasedLocations(LocationExtractor.cached(cache_dir_of(store_root)), store_root / ALIASES_FILE)

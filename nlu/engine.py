@@ -33,10 +33,16 @@ class NLUEngine:
 
     @classmethod
     def load(cls, model_dir: Path) -> NLUEngine:
+        """The model of ``model_dir``; the location index and the compiled word segmenter come from the cache
+        directory of its store (``nlu.cache``), built there on the first load."""
         classifier, meta = load_model(Path(model_dir))
+        from nlu import segment
         from nlu.aliases import with_aliases  # the model store's reviewed place aliases (the NLU workbench)
+        from nlu.cache import cache_dir_of
 
-        return cls(classifier, str(meta.get("version", Path(model_dir).name)), with_aliases(Path(model_dir).parent))
+        store_root = Path(model_dir).parent
+        segment.configure(cache_dir_of(store_root))
+        return cls(classifier, str(meta.get("version", Path(model_dir).name)), with_aliases(store_root))
 
     def parse(self, text: str) -> ParseResult:
         return self.parse_many([text])[0]

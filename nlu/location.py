@@ -18,13 +18,35 @@ the old province; and "xóm 8 Nghi Kim, TP Vinh" is read as an old ward of the d
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
+import pickle
 import re
 from collections import defaultdict
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+from nlu.cache import cached_build, files_digest
 from nlu.gazetteer import AdminUnit, Gazetteer, key, load_gazetteer, short_name
 from nlu.vocab import fold_chars, nfc
+
+INDEX_VERSION = 1  # raise when the index's layout changes without a change of this file
+
+
+def index_sources() -> list[Path]:
+    """What the location index is built from: the data of vietnam-provinces and underthesea's old→new mapping
+    (the gazetteer), and the code that builds it. A change in any of them gives a new cache file."""
+    here = Path(__file__)
+    files = [here, *(here.with_name(name) for name in ("gazetteer.py", "normalize.py", "vocab.py"))]
+    spec = importlib.util.find_spec("vietnam_provinces")
+    if spec is not None and spec.origin is not None:
+        root = Path(spec.origin).parent
+        files += sorted(p for p in root.rglob("*") if p.suffix in (".py", ".json") and "__pycache__" not in p.parts)
+    spec = importlib.util.find_spec("underthesea")
+    if spec is not None and spec.origin is not None:
+        files.append(Path(spec.origin).parent / "address" / "data" / "mapping.json")
+    return files
+
 
 WARD_PREFIXES = (("thi", "tran"), ("dac", "khu"), ("phuong",), ("xa",), ("p",), ("f",), ("x",), ("tt",))
 DISTRICT_PREFIXES = (("thanh", "pho"), ("thi", "xa"), ("quan",), ("huyen",), ("tp",), ("tx",), ("q",), ("h",))
@@ -265,12 +287,67 @@ class LocationExtractor:
                     self.typed_districts[(dtype, dkey)].add(new.parent_code)
                 self.district_names[dkey].add(accented(short_name(w.old_district)))
         self._max_words = 5
+        # every word-prefix of every name of a table: a scan stops as soon as no name goes on
+        self.name_prefixes: dict[str, frozenset[str]] = {}
+        for table_name in self._TABLES:
+            words = [name.split() for name in getattr(self, table_name)]
+            self.name_prefixes[table_name] = frozenset(" ".join(w[:n]) for w in words for n in range(1, len(w) + 1))
+        self.new_keys = frozenset({key(p.short_name) for p in self.g.provinces} | set(ALIASES))
+        self._finish()
+
+    def _finish(self) -> None:
+        self._prefixes = {id(getattr(self, name)): self.name_prefixes[name] for name in self._TABLES}
+
+    # -- the index, stored ----------------------------------------------------------------------------------
+    _TABLES = ("provinces", "communes", "old_wards", "districts")
+    _STATE = (
+        "g",
+        *_TABLES,
+        "typed_districts",
+        "district_names",
+        "name_prefixes",
+        "new_keys",
+    )
+
+    @classmethod
+    def cached(cls, cache_dir: Path) -> LocationExtractor:
+        """The extractor over the default gazetteer, its index read from ``cache_dir`` when it was built before
+        from the same data files and code (built and stored otherwise; a corrupt or unreadable file is rebuilt)."""
+        digest = files_digest(index_sources(), extra=f"locations {INDEX_VERSION}")
+
+        def build() -> dict[str, Any]:
+            made = cls()
+            return {name: getattr(made, name) for name in cls._STATE}
+
+        def valid(state: Any) -> bool:
+            return (
+                isinstance(state, dict)
+                and set(state) == set(cls._STATE)
+                and isinstance(state["g"], Gazetteer)
+                and all(isinstance(state[name], dict) for name in cls._STATE[1:-1])
+                and isinstance(state["new_keys"], frozenset)
+            )
+
+        state = cached_build(
+            Path(cache_dir) / f"locations-{digest}.pickle",
+            build=build,
+            dump=lambda obj: pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL),
+            load=pickle.loads,  # only files this process's store wrote (as the model itself)
+            valid=valid,
+        )
+        made = cls.__new__(cls)
+        for name in cls._STATE:
+            setattr(made, name, state[name])
+        made._max_words = 5
+        made._finish()
+        return made
 
     # -- scanning -----------------------------------------------------------------------------------------
     @staticmethod
-    def _tokens(text: str) -> list[tuple[str, int, int]]:
+    def _tokens(folded: str) -> list[tuple[str, int, int]]:
+        """Tokens of the folded text (``fold_chars``): (word, start, end); "q1" is two tokens."""
         out = []
-        for m in _TOKEN.finditer(fold_chars(text)):
+        for m in _TOKEN.finditer(folded):
             split = _SPLIT.match(m.group(0))
             if split:
                 cut = m.start() + len(split.group(1))
@@ -302,16 +379,22 @@ class LocationExtractor:
         return 0
 
     def _lookup(self, tokens: list[tuple[str, int, int]], seg: list[int], i: int, table: dict[str, Any]) -> int:
-        for n in range(min(self._max_words, len(tokens) - i), 0, -1):
-            if seg[i + n - 1] != seg[i]:
-                continue
-            if " ".join(t[0] for t in tokens[i : i + n]) in table:
-                return n
-        return 0
+        """The number of tokens from ``i`` (at most five, within one segment) of the longest name of ``table``."""
+        prefixes = self._prefixes[id(table)]
+        best, name = 0, ""
+        for n in range(min(self._max_words, len(tokens) - i)):
+            if seg[i + n] != seg[i]:
+                break
+            name = f"{name} {tokens[i + n][0]}" if n else tokens[i][0]
+            if name not in prefixes:
+                break
+            if name in table:
+                best = n + 1
+        return best
 
-    def _mentions(self, text: str) -> list[_Mention]:
-        tokens = self._tokens(text)
-        seg = self._segments(fold_chars(text), tokens)
+    def _mentions(self, text: str, folded: str) -> list[_Mention]:
+        tokens = self._tokens(folded)
+        seg = self._segments(folded, tokens)
         found: list[_Mention] = []
         i = 0
         while i < len(tokens):
@@ -438,9 +521,8 @@ class LocationExtractor:
         after = folded[m.end : m.end + 20]
         return bool(_AWAY_BEFORE.search(before) or (_AWAY_AROUND.search(before) and _AWAY_AFTER.match(after)))
 
-    def _drop_away(self, text: str, mentions: list[_Mention]) -> list[_Mention]:
+    def _drop_away(self, folded: str, mentions: list[_Mention]) -> list[_Mention]:
         """With places named both for work or study and for something else, keep the others (the problem's)."""
-        folded = fold_chars(text)
         away = [m for m in mentions if m.kind != "street" and self._away(folded, m)]
         if not away:
             return mentions
@@ -455,7 +537,8 @@ class LocationExtractor:
         return [m for m in mentions if m not in away]
 
     def extract(self, text: str) -> LocationMatch | None:
-        mentions = self._drop_away(text, self._mentions(text))
+        folded = fold_chars(text)
+        mentions = self._drop_away(folded, self._mentions(text, folded))
         if not mentions:
             return None
         strong = [m for m in mentions if m.kind != "street"]
@@ -506,13 +589,9 @@ class LocationExtractor:
             matched_text=text[start:end],
             via_old_address=via_old
             or bool(districts)
-            or any(m.kind == "province" and m.name not in self._new_province_keys for m in mentions),
+            or any(m.kind == "province" and m.name not in self.new_keys for m in mentions),
             confidence=0.95 if commune else (0.6 if unique else 0.8),
         )
-
-    @property
-    def _new_province_keys(self) -> set[str]:
-        return {key(p.short_name) for p in self.g.provinces} | set(ALIASES)
 
     @staticmethod
     def _same_spelling(units: list[Any], surface: str, name_of: Any) -> list[Any]:

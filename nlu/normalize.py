@@ -24,7 +24,10 @@ _TONE_FIX = {
     "uỹ": "ũy",
     "uỵ": "ụy",
 }
-_TONE_RE = re.compile("|".join(_TONE_FIX))
+# only where the pair ends the syllable ("hoà" → "hòa"): in "hoàng", "thoại", "khoản", "huỳnh" the mark belongs on
+# the second vowel in either style, and moving it made words that no dictionary holds ("hòang", "thọai")
+# nor after "q" ("quý": "qu" is the consonant)
+_TONE_RE = re.compile(r"(?<!q)(?:" + "|".join(_TONE_FIX) + r")(?!\w)")
 
 # Abbreviations and chat spelling; matched on whole words of the lower-cased text.
 ABBREVIATIONS: dict[str, str] = {

@@ -26,8 +26,11 @@ from handlers.texts import Texts
 
 oauth2 = OAuth2PasswordBearer(tokenUrl="/api/auth/token", auto_error=False)
 
+# Dependencies that only look something up are ``async def``: FastAPI runs a plain ``def`` dependency in its thread
+# pool, a thread hop per dependency per request (the webhooks' hot path). Those that touch the database stay ``def``.
 
-def get_container(request: Request) -> Container:
+
+async def get_container(request: Request) -> Container:
     container: Container = request.app.state.container
     return container
 
@@ -35,7 +38,7 @@ def get_container(request: Request) -> Container:
 ContainerDep = Annotated[Container, Depends(get_container)]
 
 
-def get_settings_dep(container: ContainerDep) -> Settings:
+async def get_settings_dep(container: ContainerDep) -> Settings:
     return container.settings
 
 
@@ -51,49 +54,49 @@ SessionDep = Annotated[Session, Depends(get_session)]
 
 
 # -- one dependency per service (the container builds each once) -------------------------------------------------
-def get_ticket_ops(container: ContainerDep) -> TicketOps:
+async def get_ticket_ops(container: ContainerDep) -> TicketOps:
     return container.ops
 
 
 TicketOpsDep = Annotated[TicketOps, Depends(get_ticket_ops)]
 
 
-def get_ticket_cases(container: ContainerDep) -> TicketCases:
+async def get_ticket_cases(container: ContainerDep) -> TicketCases:
     return container.cases
 
 
 TicketCasesDep = Annotated[TicketCases, Depends(get_ticket_cases)]
 
 
-def get_texts(container: ContainerDep) -> Texts:
+async def get_texts(container: ContainerDep) -> Texts:
     return container.texts
 
 
 TextsDep = Annotated[Texts, Depends(get_texts)]
 
 
-def get_parser(container: ContainerDep) -> Parser:
+async def get_parser(container: ContainerDep) -> Parser:
     return container.parser
 
 
 ParserDep = Annotated[Parser, Depends(get_parser)]
 
 
-def get_intake(container: ContainerDep) -> Intake:
+async def get_intake(container: ContainerDep) -> Intake:
     return container.intake
 
 
 IntakeDep = Annotated[Intake, Depends(get_intake)]
 
 
-def get_throttle(container: ContainerDep) -> Throttle:
+async def get_throttle(container: ContainerDep) -> Throttle:
     return container.throttle
 
 
 ThrottleDep = Annotated[Throttle, Depends(get_throttle)]
 
 
-def get_channels(container: ContainerDep) -> ChannelHub:
+async def get_channels(container: ContainerDep) -> ChannelHub:
     return container.channels
 
 
@@ -130,7 +133,7 @@ def get_current_official(
 CurrentOfficial = Annotated[Official, Depends(get_current_official)]
 
 
-def client_address(request: Request) -> str:
+async def client_address(request: Request) -> str:
     """The client's address as the server sees it (behind a proxy: run uvicorn with --proxy-headers)."""
     return request.client.host if request.client else "unknown"
 
@@ -138,7 +141,7 @@ def client_address(request: Request) -> str:
 ClientAddress = Annotated[str, Depends(client_address)]
 
 
-def get_login_guard(settings: SettingsDep, throttle: ThrottleDep) -> LoginGuard:
+async def get_login_guard(settings: SettingsDep, throttle: ThrottleDep) -> LoginGuard:
     s = settings
     limits = LoginLimits(s.login_failures_per_account, s.login_failures_per_address, s.login_window_seconds)
     return LoginGuard(throttle, limits)
@@ -150,7 +153,7 @@ LoginGuardDep = Annotated[LoginGuard, Depends(get_login_guard)]
 ADMINS_ONLY = "administrators only / chỉ quản trị viên được dùng bàn làm việc NLU"
 
 
-def get_current_admin(official: CurrentOfficial) -> Official:
+async def get_current_admin(official: CurrentOfficial) -> Official:
     """The current official if an admin (the NLU workbench); officers and supervisors get 403."""
     if official.role != "admin":
         raise HTTPException(status_code=status.HTTP_403_FORBIDDEN, detail=ADMINS_ONLY)
@@ -160,7 +163,7 @@ def get_current_admin(official: CurrentOfficial) -> Official:
 CurrentAdmin = Annotated[Official, Depends(get_current_admin)]
 
 
-def get_workbench(settings: SettingsDep) -> Workbench:
+async def get_workbench(settings: SettingsDep) -> Workbench:
     return Workbench(settings.model_dir, settings.data_dir)
 
 

@@ -180,7 +180,10 @@ class TicketDetailPublic(TicketPublic):
 
 class TicketsPublic(BaseModel):
     data: list[TicketPublic]
-    count: int
+    count: int = Field(description="How many tickets match, not only this page; counted up to 10,000")
+    count_capped: bool = Field(
+        default=False, description="More tickets than ``count`` match (more than 10,000): narrow the filters"
+    )
 
 
 class Assign(Inbound):

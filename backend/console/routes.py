@@ -14,6 +14,7 @@ from urllib.parse import parse_qsl, urlencode
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from sqlalchemy import select
 
 from backend.api.deps import (
     ClientAddress,
@@ -45,7 +46,7 @@ from backend.services.console_login import console_login, console_logout
 from backend.services.presenters import time_left
 from backend.services.reply_templates import ReplyTemplates
 from backend.services.security import csrf_ok, csrf_token
-from backend.services.ticket_query import QueryError, TicketQuery, UnitOutOfScope, unit_choices
+from backend.services.ticket_query import COUNT_CAP, QueryError, TicketQuery, UnitOutOfScope, unit_choices
 from backend.services.usecases import Refused, TicketNotFound, TicketView
 from nlu.vocab import MAX_TEXT
 
@@ -181,16 +182,21 @@ def ticket_list(
         found = cases.list(session, official, query, offset=0, limit=PAGE)
     current = query.params()
     views = [(v.id, v.name, dict(parse_qsl(v.query))) for v in inbox.views_of(session, official)]
+    logins = {t.assignee for t in found.tickets if t.assignee}
+    named = select(Official.username, Official.full_name).where(Official.username.in_(logins))
+    people = {login: name for login, name in session.execute(named)}
     return _page(
         request,
         "list.html",
         official=official,
         tickets=found.tickets,
-        count=found.count,
+        assignee_names={login: people.get(login) or login for login in logins},  # full names, as on the ticket page
+        count=min(found.count, COUNT_CAP),
+        count_capped=found.count > COUNT_CAP,  # "hơn 10.000": the pages stop there, the filters narrow it down
         query=current,
         query_string=urlencode(current),
         page=page,
-        pages=max(1, -(-found.count // PAGE)),
+        pages=max(1, -(-min(found.count, COUNT_CAP) // PAGE)),
         page_link=lambda n: "/console?" + urlencode({**current, "page": n}),
         tabs=[(name, tab, tab == current) for name, tab in _tabs()],
         views=[(view_id, name, "/console?" + urlencode(q), q == current) for view_id, name, q in views],

@@ -15,7 +15,10 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    column,
+    desc,
     event,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -59,10 +62,24 @@ class Ticket(Base):
     __tablename__ = "tickets"
     __table_args__ = (  # the inbox's filters, sorts and text search (backend/services/ticket_query.py)
         Index("ix_tickets_unit_status_deadline", "unit_code", "status", "deadline"),
-        Index("ix_tickets_inbox_order", "urgent", "overdue", "deadline", "id"),
+        Index(  # the default order; after it the filters checked inside the index (SQLite sorts without it)
+            "ix_tickets_inbox_urgency",
+            desc(column("urgent")),
+            desc(column("overdue")),
+            "deadline",
+            "id",
+            "category",
+            "channel",
+            "created_at",
+        ).ddl_if(dialect="postgresql"),
+        Index("ix_tickets_deadline", "deadline", "id"),  # the order by deadline
+        Index(  # the order by deadline, latest first (no ticket without a deadline first)
+            "ix_tickets_deadline_desc", desc(column("deadline")).nulls_last(), desc(column("id"))
+        ).ddl_if(dialect="postgresql"),
         Index("ix_tickets_updated_at", "updated_at"),  # the report roll-ups' watermark (backend/services/rollups.py)
         Index("ix_tickets_unflagged_overdue", "overdue", "status", "deadline"),  # overdue not yet flagged (reports)
         Index("ix_tickets_category_created", "category", "created_at"),  # the reports' topic samples
+        Index("ix_tickets_unit_created", "unit_code", "created_at"),  # a unit's tickets of a period (reports)
         Index(
             "ix_tickets_search_trgm",
             "search_text",
@@ -135,6 +152,10 @@ class TicketEvent(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
+_BACKLOG = text("direction = 'in' AND processed_at IS NULL")
+_PENDING = text("status = 'pending'")
+
+
 class Message(Base):
     """Every message in or out, stored once. Inbound is idempotent on (channel, platform id)."""
 
@@ -142,6 +163,10 @@ class Message(Base):
     __table_args__ = (
         UniqueConstraint("channel", "direction", "platform_message_id", name="uq_messages_platform_id"),
         Index("ix_messages_pending", "direction", "processed_at"),
+        # the inbound backlog only (a few rows, however many messages were processed): the worker's claim walks it
+        # in id order and checks each citizen's older unprocessed message (backend/workers/inbound.py)
+        Index("ix_messages_backlog", "id", postgresql_where=_BACKLOG, sqlite_where=_BACKLOG),
+        Index("ix_messages_backlog_citizen", "citizen_id", "id", postgresql_where=_BACKLOG, sqlite_where=_BACKLOG),
     )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     channel: Mapped[str] = mapped_column(String(16))
@@ -191,7 +216,13 @@ class OutboxItem(Base):
     """A message waiting to be delivered to a citizen; nothing leaves without passing here."""
 
     __tablename__ = "outbox"
-    __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_outbox_due", "status", "next_attempt_at"),
+        # the pending queue only, however many items were delivered: the outbox's claim walks it in id order and
+        # checks each chat's older pending item (backend/workers/outbox.py)
+        Index("ix_outbox_pending", "id", postgresql_where=_PENDING, sqlite_where=_PENDING),
+        Index("ix_outbox_pending_chat", "channel", "chat_id", "id", postgresql_where=_PENDING, sqlite_where=_PENDING),
+    )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     channel: Mapped[str] = mapped_column(String(16))
     chat_id: Mapped[str] = mapped_column(String(128))

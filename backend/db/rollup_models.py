@@ -13,15 +13,10 @@ from sqlalchemy.orm import Mapped, mapped_column
 from backend.db.base import Base, UTCDateTime, utcnow  # not models: models imports this module
 
 
-class ReportDaily(Base):
-    """How many tickets created on ``day`` (Vietnam time) share these values, and how many of them were answered,
-    and answered on time. ``category`` is "chua_phan_loai" for tickets without a field; ``overdue`` is the flag set
-    by the deadline worker (summaries add the open tickets past their deadline not flagged yet);
-    ``response_centihours`` is the time to an official's first reply or status change, in hundredths of an hour."""
+class _RolledUpValues:
+    """The values a ticket is counted under: its day (Vietnam time), unit, field, channel, status, flags, rating and
+    first-response time."""
 
-    __tablename__ = "report_daily"
-    __table_args__ = (Index("ix_report_daily_day_unit", "day", "unit_code"),)
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
     day: Mapped[date] = mapped_column(Date)
     unit_code: Mapped[str] = mapped_column(String(16))
     category: Mapped[str] = mapped_column(String(64))
@@ -31,9 +26,32 @@ class ReportDaily(Base):
     overdue: Mapped[bool] = mapped_column(Boolean)
     rating: Mapped[int | None] = mapped_column(Integer)
     response_centihours: Mapped[int | None] = mapped_column(Integer)
+
+
+class ReportDaily(_RolledUpValues, Base):
+    """How many tickets created on ``day`` (Vietnam time) share these values, and how many of them were answered,
+    and answered on time. ``category`` is "chua_phan_loai" for tickets without a field; ``overdue`` is the flag set
+    by the deadline worker (summaries add the open tickets past their deadline not flagged yet);
+    ``response_centihours`` is the time to an official's first reply or status change, in hundredths of an hour."""
+
+    __tablename__ = "report_daily"
+    __table_args__ = (Index("ix_report_daily_day_unit", "day", "unit_code"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
     tickets: Mapped[int] = mapped_column(Integer)
     answered: Mapped[int] = mapped_column(Integer)
     on_time: Mapped[int] = mapped_column(Integer)
+
+
+class ReportTicketFact(_RolledUpValues, Base):
+    """What the daily roll-ups (``report_daily``) counted of each ticket when its day was last rolled up: summaries
+    take back these facts of the tickets changed since then and count their current ones instead
+    (``backend/services/rollups.py``), so a change does not send a whole day back to the tickets."""
+
+    __tablename__ = "report_ticket_facts"
+    __table_args__ = (Index("ix_report_ticket_facts_day", "day"),)
+    ticket_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    answered: Mapped[bool] = mapped_column(Boolean)
+    on_time: Mapped[bool] = mapped_column(Boolean)
 
 
 class RollupState(Base):

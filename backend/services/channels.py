@@ -103,7 +103,8 @@ class ChannelHub(ChannelHost):
         self.inbound = InboundSignal()
         self.tasks = BackgroundTasks()
         self._senders: dict[str, ChannelSender] | None = None
-        self._group = GroupCommit(lambda msgs: self._intake().store_many(msgs))  # one transaction, many webhooks
+        # one transaction for many webhooks, in ``intake_lanes`` concurrent lanes (docs/capacity.md)
+        self._group = GroupCommit(lambda msgs: self._intake().store_many(msgs), lanes=settings.intake_lanes)
 
     def get(self, name: str) -> Channel[Any] | None:
         return self.channels.get(name)

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from contextlib import AbstractContextManager
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from backend.db.models import Citizen, OrgUnit, Ticket, TicketEvent, utcnow
 from backend.domain import statuses as st
 from backend.domain.statuses import TransitionError
+from backend.services.batch_memo import BatchMemo
 from backend.services.throttle import Limit, Throttle
 from backend.services.tickets import TicketOps
 from bot.messages import Attachment, GeoPoint
@@ -83,6 +84,46 @@ class DbTicketService(TicketService):
         self._scope = scope
         self._ops = ops
         self._throttle = throttle  # None: no limit on tickets per citizen (tests, scripts)
+        self._memo = BatchMemo()  # the inbound worker's batch lookups (see ``prefetch``)
+
+    def prefetch(self, citizen_ids: list[int]) -> None:
+        """Look up, for a batch of citizens at once, what every turn asks first: the open hand-off ticket, the
+        ticket an official asked more information about, and the consent (three statements in all, instead of
+        three sessions per message). Each answer is used once (``BatchMemo``); ``prefetch([])`` drops them."""
+        if not citizen_ids:
+            self._memo.clear()
+            return
+        ids = sorted(set(citizen_ids))
+        now = utcnow()
+        with self._scope() as session:
+            handoff = session.execute(
+                select(Ticket.citizen_id, Ticket.code)
+                .where(
+                    Ticket.citizen_id.in_(ids),
+                    Ticket.handoff_until.is_not(None),
+                    Ticket.handoff_until > now,
+                    Ticket.status.in_(st.OPEN_STATUSES),
+                )
+                .order_by(Ticket.citizen_id, Ticket.handoff_until.desc())
+            ).all()
+            asked = session.execute(
+                select(Ticket.citizen_id, Ticket.code)
+                .where(Ticket.citizen_id.in_(ids), Ticket.status == st.CAN_BO_SUNG)
+                .order_by(Ticket.citizen_id, Ticket.updated_at.desc(), Ticket.id.desc())
+            ).all()
+            consent = dict(session.execute(select(Citizen.id, Citizen.consent).where(Citizen.id.in_(ids))).all())
+        values: dict[Hashable, Any] = {}
+        for kind, rows in (("handoff", handoff), ("awaiting", asked)):
+            first: dict[int, str] = {}
+            for citizen_id, code in rows:
+                first.setdefault(citizen_id, code)  # rows come newest first per citizen
+            values.update({(kind, i): first.get(i) for i in ids})
+        values.update({("consent", i): consent[i] for i in ids if i in consent})  # unknown: the port raises
+        self._memo.fill(values)
+
+    def _forget(self, citizen: CitizenRef) -> None:
+        """A write about this citizen: their prefetched answers may be stale now."""
+        self._memo.forget(("handoff", citizen.id), ("awaiting", citizen.id), ("consent", citizen.id))
 
     # helpers
     @staticmethod
@@ -125,6 +166,7 @@ class DbTicketService(TicketService):
     # port
     def file(self, citizen: CitizenRef, draft: TicketDraft) -> TicketSummary:
         """File once per draft: a repeated or concurrent "send" of the same draft returns the first ticket."""
+        self._forget(citizen)
         with self._scope() as session:
             row = self._citizen(session, citizen)
             self._lock_citizen(session, row.id)
@@ -174,6 +216,7 @@ class DbTicketService(TicketService):
         attachments: list[Attachment] | None = None,
         geo: GeoPoint | None = None,
     ) -> TicketSummary:
+        self._forget(citizen)
         with self._scope() as session:
             ticket = self._mine(session, citizen, code)
             if ticket.status in st.FINAL_STATUSES:
@@ -207,6 +250,7 @@ class DbTicketService(TicketService):
             return result
 
     def withdraw(self, citizen: CitizenRef, code: str, reason: str | None) -> TicketSummary:
+        self._forget(citizen)
         with self._scope() as session:
             ticket = self._mine(session, citizen, code)
             note = "Người dân rút phản ánh" + (f": {reason}" if reason else "")
@@ -227,6 +271,7 @@ class DbTicketService(TicketService):
             return result
 
     def rate(self, citizen: CitizenRef, code: str, stars: int, comment: str | None) -> TicketSummary:
+        self._forget(citizen)
         if not 1 <= stars <= 5:
             raise TicketError("bad_rating")
         with self._scope() as session:
@@ -256,6 +301,9 @@ class DbTicketService(TicketService):
             return result
 
     def handoff_ticket(self, citizen: CitizenRef) -> str | None:
+        found, code = self._memo.take(("handoff", citizen.id))
+        if found:
+            return cast(str | None, code)
         now = utcnow()
         with self._scope() as session:
             ticket = session.scalars(
@@ -271,6 +319,9 @@ class DbTicketService(TicketService):
             return ticket.code if ticket else None
 
     def awaiting_info(self, citizen: CitizenRef) -> str | None:
+        found, code = self._memo.take(("awaiting", citizen.id))
+        if found:
+            return cast(str | None, code)
         with self._scope() as session:
             ticket = session.scalars(
                 select(Ticket)
@@ -293,10 +344,14 @@ class DbTicketService(TicketService):
             return out
 
     def get_consent(self, citizen: CitizenRef) -> str | None:
+        found, consent = self._memo.take(("consent", citizen.id))
+        if found:
+            return cast(str | None, consent)
         with self._scope() as session:
             return self._citizen(session, citizen).consent
 
     def set_consent(self, citizen: CitizenRef, value: str | None) -> None:
+        self._forget(citizen)
         with self._scope() as session:
             row = self._citizen(session, citizen)
             row.consent = value

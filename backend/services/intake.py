@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Insert, insert, select, tuple_, update
+from sqlalchemy import Table, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -25,6 +25,7 @@ from handlers.ports import CitizenRef, Reply, Turn
 log = logging.getLogger(__name__)
 SessionScope = Callable[[], AbstractContextManager[Session]]
 Handle = Callable[[CitizenRef, InboundMessage], Turn | list[Reply]]
+Prepare = Callable[[list[tuple[CitizenRef, InboundMessage]]], None]
 MAX_PROCESS_ATTEMPTS = 5
 
 
@@ -35,9 +36,15 @@ class Stored:
     duplicate: bool
 
 
+_FIELDS = tuple(f.name for f in dataclasses.fields(InboundMessage))
+
+
 def message_to_data(msg: InboundMessage) -> dict[str, Any]:
-    data = dataclasses.asdict(msg)
+    """The message as JSON-ready data (``dataclasses.asdict`` spelled out: it is on the webhooks' hot path)."""
+    data = {name: getattr(msg, name) for name in _FIELDS}
     data["sent_at"] = msg.sent_at.isoformat()
+    data["location"] = dataclasses.asdict(msg.location) if msg.location else None
+    data["attachments"] = [dataclasses.asdict(a) for a in msg.attachments]
     return data
 
 
@@ -95,48 +102,54 @@ def get_or_create_citizen(session: Session, msg: InboundMessage) -> Citizen:
     return citizen
 
 
-def _insert(session: Session, table: Any) -> Insert:
-    """``INSERT ... ON CONFLICT DO NOTHING`` in the session's dialect (PostgreSQL and SQLite share the syntax)."""
+def _insert(session: Session, table: Table) -> Any:
+    """``INSERT`` in the session's dialect, which can then take ``ON CONFLICT`` (PostgreSQL and SQLite share it)."""
     dialect = session.get_bind().dialect.name
     if dialect == "postgresql":
-        return postgresql.insert(table).on_conflict_do_nothing()
+        return postgresql.insert(table)
     if dialect == "sqlite":
-        return sqlite.insert(table).on_conflict_do_nothing()
-    return insert(table)  # pragma: no cover - gopy runs on PostgreSQL and SQLite only
+        return sqlite.insert(table)
+    raise NotImplementedError(dialect)  # pragma: no cover - gopy runs on PostgreSQL and SQLite only
+
+
+_CITIZENS: Table = Citizen.__table__  # type: ignore[assignment]
+_MESSAGES: Table = Message.__table__  # type: ignore[assignment]
 
 
 def _citizen_ids(session: Session, msgs: list[InboundMessage]) -> dict[tuple[str, str], int]:
-    """The citizen id of every sender of ``msgs``, creating the new ones (two statements whatever the batch size;
-    a citizen created concurrently by another process is simply found). Their last inbound time becomes now, and a
-    changed chat id is followed."""
+    """The citizen id of every sender of ``msgs``: one read for known senders, and for new ones one ``INSERT ...
+    ON CONFLICT DO NOTHING RETURNING`` (a citizen created concurrently by another process is read again). Nothing
+    is written for a known sender: their last inbound time and a changed chat id are recorded when the message is
+    processed (``Intake._write``), off the acknowledgement's path."""
     latest = {(m.channel, m.user_id): m for m in msgs}  # the last message of each sender names its chat
+    t = _CITIZENS.c
     keys = list(latest)
-    query = select(Citizen.id, Citizen.channel, Citizen.platform_user_id, Citizen.chat_id).where(
-        tuple_(Citizen.channel, Citizen.platform_user_id).in_(keys)
-    )
-    found = {(r.channel, r.platform_user_id): (r.id, r.chat_id) for r in session.execute(query)}
+
+    def read(wanted: list[tuple[str, str]]) -> dict[tuple[str, str], int]:
+        query = select(t.id, t.channel, t.platform_user_id).where(tuple_(t.channel, t.platform_user_id).in_(wanted))
+        return {(r.channel, r.platform_user_id): r.id for r in session.execute(query)}
+
+    found = read(keys)
     new = [k for k in keys if k not in found]
-    now = utcnow()
     if new:
+        now = utcnow()
         rows = [
             {
                 "channel": c,
                 "platform_user_id": u,
                 "chat_id": latest[(c, u)].chat_id,
                 "display_name": latest[(c, u)].display_name,
+                "last_inbound_at": now,
                 "created_at": now,
             }
             for c, u in new
         ]
-        session.execute(_insert(session, Citizen), rows)
-        again = query.where(tuple_(Citizen.channel, Citizen.platform_user_id).in_(new))
-        found.update({(r.channel, r.platform_user_id): (r.id, r.chat_id) for r in session.execute(again)})
-    ids = {k: v[0] for k, v in found.items()}
-    session.execute(update(Citizen).where(Citizen.id.in_(ids.values())).values(last_inbound_at=now))
-    for k, (citizen_id, chat_id) in found.items():
-        if latest[k].chat_id and latest[k].chat_id != chat_id:
-            session.execute(update(Citizen).where(Citizen.id == citizen_id).values(chat_id=latest[k].chat_id))
-    return ids
+        insert_new = _insert(session, _CITIZENS).on_conflict_do_nothing().returning(t.id, t.channel, t.platform_user_id)
+        found.update({(r.channel, r.platform_user_id): r.id for r in session.execute(insert_new, rows)})
+        raced = [k for k in new if k not in found]
+        if raced:
+            found.update(read(raced))
+    return found
 
 
 def store_batch(session: Session, msgs: list[InboundMessage]) -> list[Stored]:
@@ -167,9 +180,9 @@ def store_batch(session: Session, msgs: list[InboundMessage]) -> list[Stored]:
                 "created_at": now,
             }
         )
-    inserted = session.execute(
-        _insert(session, Message).values(rows).returning(Message.id, Message.channel, Message.platform_message_id)
-    )
+    c = _MESSAGES.c
+    insert_new = _insert(session, _MESSAGES).on_conflict_do_nothing().returning(c.id, c.channel, c.platform_message_id)
+    inserted = session.execute(insert_new, rows)  # one statement (insertmanyvalues), compiled once per process
     new = {(r.channel, r.platform_message_id): r.id for r in inserted}
     old: dict[tuple[str, str], tuple[int, int]] = {}
     missing = [k for k in first if k not in new]
@@ -190,30 +203,34 @@ def store_batch(session: Session, msgs: list[InboundMessage]) -> list[Stored]:
 
 
 class GroupCommit:
-    """The webhooks' group commit: concurrent requests wait for one shared transaction instead of one each.
+    """The webhooks' group commit: concurrent requests wait for a shared transaction instead of one each.
 
-    A request's event joins the pending list; while a flush (one thread hop, one transaction) is running, the next
-    requests gather behind it and go together in the following one. Each request is answered only after the
-    transaction holding its event committed (acknowledged ⇒ stored). When a batch fails, its halves are tried
-    again, so a bad event fails only its own request."""
+    A request's event joins the pending list of its sender's lane; while a flush of that lane (one thread hop, one
+    transaction) is running, the next events gather behind it and go together in the following one. Lanes commit
+    concurrently (their transactions overlap their waits on the database), but one sender always maps to one lane,
+    so a citizen's messages are committed, and numbered, in the order they arrived. Each request is answered only
+    after the transaction holding its event committed (acknowledged ⇒ stored). When a batch fails, its halves are
+    tried again, so a bad event fails only its own request."""
 
-    def __init__(self, store_many: Callable[[list[InboundMessage]], list[Stored]], max_batch: int = 500) -> None:
+    def __init__(
+        self, store_many: Callable[[list[InboundMessage]], list[Stored]], max_batch: int = 500, lanes: int = 3
+    ) -> None:
         self._store_many = store_many
         self._max = max_batch
-        self._pending: list[tuple[InboundMessage, asyncio.Future[Stored]]] = []
-        self._flushing: asyncio.Task[None] | None = None
+        self._lanes = [_Lane() for _ in range(max(1, lanes))]
 
     async def store(self, msg: InboundMessage) -> Stored:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Stored] = loop.create_future()
-        self._pending.append((msg, future))
-        if self._flushing is None or self._flushing.done() or self._flushing.get_loop() is not loop:
-            self._flushing = loop.create_task(self._flush())
+        lane = self._lanes[hash((msg.channel, msg.user_id)) % len(self._lanes)]
+        lane.pending.append((msg, future))
+        if lane.flushing is None or lane.flushing.done() or lane.flushing.get_loop() is not loop:
+            lane.flushing = loop.create_task(self._flush(lane))
         return await future
 
-    async def _flush(self) -> None:
-        while self._pending:
-            batch, self._pending = self._pending[: self._max], self._pending[self._max :]
+    async def _flush(self, lane: _Lane) -> None:
+        while lane.pending:
+            batch, lane.pending = lane.pending[: self._max], lane.pending[self._max :]
             await self._commit(batch)
 
     async def _commit(self, batch: list[tuple[InboundMessage, asyncio.Future[Stored]]]) -> None:
@@ -233,6 +250,14 @@ class GroupCommit:
             _settle(future, result)
 
 
+class _Lane:
+    """One sequence of group commits: the events waiting for the next transaction and the task writing them."""
+
+    def __init__(self) -> None:
+        self.pending: list[tuple[InboundMessage, asyncio.Future[Stored]]] = []
+        self.flushing: asyncio.Task[None] | None = None
+
+
 def _settle(future: asyncio.Future[Stored], outcome: Stored | BaseException) -> None:
     if future.done():  # the request went away (client disconnected): its event is stored all the same
         return
@@ -243,10 +268,10 @@ def _settle(future: asyncio.Future[Stored], outcome: Stored | BaseException) -> 
 
 
 class Intake:
-    def __init__(self, scope: SessionScope, handle: Handle, prepare: Callable[[list[str]], None] | None = None) -> None:
+    def __init__(self, scope: SessionScope, handle: Handle, prepare: Prepare | None = None) -> None:
         self._scope = scope
         self._handle = handle
-        self._prepare = prepare  # parses a batch's texts at once before its turns (the NLU's parse_many)
+        self._prepare = prepare  # a batch's lookups at once before its turns (the NLU's parse_many, ...); [] after
 
     def store_many(self, msgs: list[InboundMessage]) -> list[Stored]:
         """Store many events in one transaction (the webhooks' group commit, see :class:`GroupCommit`)."""
@@ -302,23 +327,30 @@ class Intake:
                 for i in message_ids
                 if i in by_id
             ]
-        if self._prepare is not None:
-            self._prepare([m.text for _, m, _ in work if m.text])
         done: list[tuple[int, CitizenRef, InboundMessage, Turn | list[Reply]]] = []
-        for message_id, msg, ref in work:
-            try:
-                done.append((message_id, ref, msg, self._handle(ref, msg)))
-            except Exception as exc:
-                log.exception("processing inbound message %s failed", message_id)
-                self._failed(message_id, exc)
+        try:
+            if self._prepare is not None:
+                self._prepare([(ref, m) for _, m, ref in work])
+            for message_id, msg, ref in work:
+                try:
+                    done.append((message_id, ref, msg, self._handle(ref, msg)))
+                except Exception as exc:
+                    log.exception("processing inbound message %s failed", message_id)
+                    self._failed(message_id, exc)
+        finally:
+            if self._prepare is not None:
+                self._prepare([])
         try:
             with self._scope() as session:
                 ids = [d[0] for d in done]
-                _ = session.scalars(select(Message).where(Message.id.in_(ids))).all()  # one read for the batch
-                _ = session.scalars(select(Citizen).where(Citizen.id.in_({d[1].id for d in done}))).all()
+                # one read for the batch, held here so that ``_write``'s ``session.get`` finds the rows in the
+                # session's identity map (it keeps only weak references) instead of reading each again
+                held = session.scalars(select(Message).where(Message.id.in_(ids))).all()
+                held_citizens = session.scalars(select(Citizen).where(Citizen.id.in_({d[1].id for d in done}))).all()
                 for message_id, ref, msg, result in done:
                     self._write(session, message_id, ref.id, msg, result)
                 session.commit()
+                del held, held_citizens
         except Exception:
             log.warning("writing a batch of %d outcomes failed; writing them one by one", len(done), exc_info=True)
             for message_id, ref, msg, result in done:
@@ -353,6 +385,10 @@ class Intake:
         row = session.get(Message, message_id)
         citizen = session.get(Citizen, citizen_id)
         assert row is not None and citizen is not None
+        if citizen.erased_at is None:  # the sender's last inbound time and current chat (never re-identify)
+            citizen.last_inbound_at = row.created_at
+            if msg.chat_id and msg.chat_id != citizen.chat_id:
+                citizen.chat_id = msg.chat_id
         ticket_id = link_turn(session, row, citizen.id, turn)
         written: list[Message] = []
         for reply in turn.replies:

@@ -40,6 +40,7 @@ from backend.db.official_links_models import (
 )
 from backend.domain.deadlines import VN_TZ
 from backend.services.audit import audit
+from backend.services.batch_memo import BatchMemo
 from backend.services.notify import queue_message
 from backend.services.throttle import Limit, Throttle
 from backend.services.usecases import Refused, TicketCases, TicketNotFound
@@ -171,6 +172,23 @@ class OfficialTelegram:
         self._texts = texts
         self._secret = secret.encode()
         self._throttle = throttle
+        self._memo = BatchMemo()  # which of a batch's chats are officials' (see ``prefetch``)
+
+    def prefetch(self, chat_ids: list[str]) -> None:
+        """For a batch of Telegram messages: which chats are linked to an official, in one statement, so that a
+        citizen's message does not need a session of its own to learn it is not an official's. ``[]`` drops it."""
+        if not chat_ids:
+            self._memo.clear()
+            return
+        with self._scope() as session:
+            linked = set(
+                session.scalars(
+                    select(OfficialChannelLink.chat_id).where(
+                        OfficialChannelLink.channel == CHANNEL, OfficialChannelLink.chat_id.in_(set(chat_ids))
+                    )
+                )
+            )
+        self._memo.fill({chat: chat in linked for chat in chat_ids})
 
     # -- the console --------------------------------------------------------------------------------------
     def _hash(self, code: str) -> str:
@@ -211,6 +229,9 @@ class OfficialTelegram:
         if msg.channel != CHANNEL:
             return None
         command = _COMMAND.match(msg.text.strip()) if msg.kind == "text" else None
+        known, linked = self._memo.take(msg.chat_id)
+        if known and not linked and command is None:
+            return None  # a citizen's chat (a link is only ever made by a command from the chat itself)
         with self._scope() as session:
             link = session.scalars(
                 select(OfficialChannelLink).where(

@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 from backend.db.models import Official, OrgUnit, Ticket, utcnow
 from backend.db.report_models import TopicAlert
 from backend.db.report_store_models import ConsoleNotice
-from backend.db.rollup_models import ReportDaily, TopicCache
+from backend.db.rollup_models import ReportDaily, ReportTicketFact, TopicCache
 from backend.domain.routing import CENTRAL
 from backend.domain.taxonomy import CATEGORIES
 from backend.services import rollups
@@ -210,8 +210,13 @@ class Scope:
         return cls(official.unit_code, official.role) if official is not None else None
 
 
-def _unit_filters(column: Any, unit_code: str, scope: Scope | None) -> list[ColumnElement[bool]]:
-    """The unit's subtree, narrowed to what the asker may see (as :func:`backend.services.tickets.unit_scope`)."""
+def _unit_filters(
+    column: Any, unit_code: str, scope: Scope | None, units: frozenset[str] | None = None
+) -> list[ColumnElement[bool]]:
+    """The unit's subtree, narrowed to what the asker may see (as :func:`backend.services.tickets.unit_scope`);
+    ``units``: those units, read beforehand (:meth:`SummaryQuery.resolved`)."""
+    if units is not None:
+        return [column.in_(sorted(units))]
     filters: list[ColumnElement[bool]] = []
     if unit_code != CENTRAL:
         filters.append(column.in_(unit_subtree(unit_code)))
@@ -233,11 +238,21 @@ class SummaryQuery:
     category: str | None = None
     channel: str | None = None
     scope: Scope | None = None
+    units: frozenset[str] | None = field(default=None, repr=False, compare=False)  # the units counted, when read
+
+    def resolved(self, session: Session) -> SummaryQuery:
+        """The query with the units it counts read once (below the central committee): the planner then sees how few
+        tickets a commune has, and picks the index on (unit, creation time)."""
+        whole_tree = self.scope is None or (self.scope.unit_code == CENTRAL and self.scope.role != "officer")
+        if self.unit_code == CENTRAL and whole_tree:
+            return self  # every unit: no filter at all
+        codes = select(OrgUnit.code).where(*_unit_filters(OrgUnit.code, self.unit_code, self.scope))
+        return replace(self, units=frozenset(session.scalars(codes)))
 
     def ticket_filters(self) -> list[ColumnElement[bool]]:
         lo, hi = utc_bounds(self.start, self.end)
         filters = [Ticket.created_at >= lo, Ticket.created_at < hi]
-        filters += _unit_filters(Ticket.unit_code, self.unit_code, self.scope)
+        filters += _unit_filters(Ticket.unit_code, self.unit_code, self.scope, self.units)
         if self.category == UNCATEGORISED:
             filters.append(Ticket.category.is_(None))
         elif self.category:
@@ -246,10 +261,12 @@ class SummaryQuery:
             filters.append(Ticket.channel == self.channel)
         return filters
 
-    def rollup_filters(self, days: Sequence[tuple[date, date]]) -> list[ColumnElement[bool]]:
-        r = ReportDaily
+    def rollup_filters(
+        self, days: Sequence[tuple[date, date]], r: type[ReportDaily] | type[ReportTicketFact] = ReportDaily
+    ) -> list[ColumnElement[bool]]:
+        """The filters over the roll-ups (``ReportDaily``) or the facts they were made of (``ReportTicketFact``)."""
         filters = [or_(*[and_(r.day >= first, r.day <= last) for first, last in days])]
-        filters += _unit_filters(r.unit_code, self.unit_code, self.scope)
+        filters += _unit_filters(r.unit_code, self.unit_code, self.scope, self.units)
         if self.category:
             filters.append(r.category == self.category)
         if self.channel:
@@ -296,7 +313,7 @@ def summarize(
     if unit is None:
         raise UnitNotFound(unit_code)
     now = now or utcnow()
-    query = SummaryQuery(unit.code, start, end, category, channel, Scope.of(official))
+    query = SummaryQuery(unit.code, start, end, category, channel, Scope.of(official)).resolved(session)
     officer = official is not None and official.role == "officer"  # sees their own unit only: nothing below
     children = [] if officer else child_units(session, unit.code)
     # a ticket belongs to the child that is its unit, or its unit's parent (TW → province ← commune)
@@ -308,10 +325,15 @@ def summarize(
     if cover.raw:
         facts = rollups.fact_rows(session, [*base, rollups.created_on(cover.raw)], child)
         tally.add_facts(facts, now, exclude_unit=unit.code)
-    if cover.rolled:
-        rollups.add_rollups(session, tally, query.rollup_filters(cover.rolled), child, unit.code)
+    if cover.rolled and cover.mark is not None:
+        tally.add(_rolled_up(session, query, cover.rolled, cover.mark, child, unit.code))
         rolled = [*base, rollups.created_on(cover.rolled)]
-        rollups.add_unflagged_overdue(session, tally, rolled, now, child, unit.code)
+        as_rolled = query.rollup_filters(cover.rolled, ReportTicketFact)
+        changed = rollups.changed_list(session, cover.mark)
+        rollups.replace_changed(session, tally, as_rolled, rolled, changed, now, child, unit.code)
+        unchanged = [*rolled, Ticket.id.not_in(changed)]  # the changed ones are counted afresh above
+        rollups.add_unflagged_overdue(session, tally, unchanged, now, child, unit.code)
+    tally.prune()
 
     distribution = {str(s): 0 for s in range(1, 6)}
     for stars, n in sorted(tally.ratings.items()):
@@ -351,6 +373,40 @@ def summarize(
         topics=found,
         generated_at=now,
     )
+
+
+ROLLED_CACHE_SECONDS = 300
+_rolled_cache: dict[tuple[Any, ...], tuple[float, rollups.Tally]] = {}
+_rolled_lock = threading.Lock()
+
+
+def _rolled_up(
+    session: Session,
+    query: SummaryQuery,
+    days: list[tuple[date, date]],
+    mark: Any,
+    child: ColumnElement[Any] | None,
+    unit_code: str,
+) -> rollups.Tally:
+    """The roll-ups' counts of the query's days, kept in the process until the worker's next pass changes the
+    roll-ups (their state is part of the key): every asker of the same summary shares them."""
+    key: tuple[Any, ...] = (str(session.get_bind().engine.url), repr(query), tuple(sorted(query.units or ())))
+    key += (tuple(days), child is not None)
+    key += (mark.covered_until, mark.updated_until, mark.ticket_id, mark.event_id, mark.refreshed_at)
+    tick = clock.monotonic()
+    with _rolled_lock:
+        hit = _rolled_cache.get(key)
+        if hit is not None and hit[0] > tick:
+            return hit[1]
+    tally = rollups.Tally()
+    rollups.add_rollups(session, tally, query.rollup_filters(days), child, unit_code)
+    with _rolled_lock:
+        if len(_rolled_cache) >= 128:
+            stale = [k for k, (expires, _) in _rolled_cache.items() if expires <= tick] or list(_rolled_cache)[:32]
+            for old in stale:
+                _rolled_cache.pop(old, None)
+        _rolled_cache[key] = (tick + ROLLED_CACHE_SECONDS, tally)
+    return tally
 
 
 def _trend(tally: rollups.Tally, start: date, end: date, granularity: str) -> list[TrendPoint]:
@@ -484,7 +540,7 @@ def precompute_topics(session: Session, units: Sequence[str], now: datetime | No
         unit = session.get(OrgUnit, code)
         if unit is None:
             continue
-        query = SummaryQuery(code, start, end, scope=Scope(code, "supervisor"))
+        query = SummaryQuery(code, start, end, scope=Scope(code, "supervisor")).resolved(session)
         counts = session.execute(
             select(Ticket.category, func.count()).where(*query.ticket_filters()).group_by(Ticket.category)
         ).all()

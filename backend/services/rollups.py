@@ -8,6 +8,10 @@ roll-ups do not cover (today, and days with changes the worker has not rolled up
 The worker (``backend/workers/reports.py``) calls :func:`refresh`: it rolls up the whole days not covered yet, and
 rolls up again every day with a ticket changed since the watermarks (``updated_at``, and the ids of new tickets and
 events, so that bulk loads with past timestamps count too). ``gopy report rollup --rebuild`` starts over.
+
+Each ticket's facts as rolled up are kept too (``report_ticket_facts``): between two passes a summary reads the
+roll-ups of every whole past day, takes back the rolled-up facts of the tickets changed since the watermarks and adds
+their current ones (:func:`replace_changed`) — work in proportion to the changes, not to the changed days' tickets.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
+from typing import Any, Literal, overload
 
 from sqlalchemy import (
     ColumnElement,
@@ -32,7 +36,6 @@ from sqlalchemy import (
     func,
     insert,
     literal,
-    literal_column,
     or_,
     select,
     tuple_,
@@ -42,7 +45,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from backend.db.models import Ticket, TicketEvent, UTCDateTime, utcnow
-from backend.db.rollup_models import ReportDaily, RollupState
+from backend.db.rollup_models import ReportDaily, ReportTicketFact, RollupState
 from backend.domain import statuses as st
 from backend.domain.deadlines import VN_TZ
 
@@ -147,11 +150,43 @@ class Fact:
         return self.flagged or (self.status in st.OPEN_STATUSES and self.deadline is not None and self.deadline < now)
 
 
+@overload
 def fact_rows(
-    session: Session, filters: Sequence[ColumnElement[bool]], child: ColumnElement[Any] | None = None
-) -> Iterator[Fact]:
-    """The facts of the tickets matching ``filters``; ``child`` (an expression over ``OrgUnit`` joined on the
-    ticket's unit) names the unit one level down each ticket counts under."""
+    session: Session,
+    filters: Sequence[ColumnElement[bool]],
+    child: ColumnElement[Any] | None = None,
+    with_ids: Literal[False] = False,
+) -> Iterator[Fact]: ...
+
+
+@overload
+def fact_rows(
+    session: Session, filters: Sequence[ColumnElement[bool]], child: ColumnElement[Any] | None, with_ids: Literal[True]
+) -> Iterator[tuple[int, Fact]]: ...
+
+
+@overload
+def fact_rows(
+    session: Session, filters: Sequence[ColumnElement[bool]], *, with_ids: Literal[True]
+) -> Iterator[tuple[int, Fact]]: ...
+
+
+def fact_rows(
+    session: Session,
+    filters: Sequence[ColumnElement[bool]],
+    child: ColumnElement[Any] | None = None,
+    with_ids: bool = False,
+) -> Iterator[Fact] | Iterator[tuple[int, Fact]]:
+    """The facts of the tickets matching ``filters`` (``with_ids``: each with its ticket's id); ``child`` (an
+    expression over ``OrgUnit`` joined on the ticket's unit) names the unit one level down each ticket counts
+    under."""
+    facts = _fact_rows(session, filters, child)
+    return facts if with_ids else (fact for _, fact in facts)
+
+
+def _fact_rows(
+    session: Session, filters: Sequence[ColumnElement[bool]], child: ColumnElement[Any] | None
+) -> Iterator[tuple[int, Fact]]:
     from backend.db.models import OrgUnit
 
     times = first_times(filters)
@@ -167,6 +202,7 @@ def fact_rows(
         Ticket.deadline,
         times.c.answered_at,
         times.c.responded_at,
+        Ticket.id,
     ]
     stmt = select(*columns, child) if child is not None else select(*columns)
     stmt = stmt.select_from(Ticket).outerjoin(times, times.c.ticket_id == Ticket.id).where(*filters)
@@ -177,20 +213,23 @@ def fact_rows(
         response = None
         if responded_at is not None:
             response = math.floor((responded_at - created).total_seconds() / SECONDS_PER_CENTIHOUR + 0.5)
-        yield Fact(
-            day=created.astimezone(VN_TZ).date(),
-            unit_code=unit,
-            child=row[11] if child is not None else None,
-            category=cat or UNCATEGORISED,
-            channel=channel,
-            status=status,
-            urgent=bool(urgent),
-            flagged=bool(flagged),
-            rating=int(rating) if rating is not None else None,
-            deadline=deadline,
-            answered=answered_at is not None,
-            on_time=answered_at is not None and (deadline is None or answered_at <= deadline),
-            response=response,
+        yield (
+            row[11],
+            Fact(
+                day=created.astimezone(VN_TZ).date(),
+                unit_code=unit,
+                child=row[12] if child is not None else None,
+                category=cat or UNCATEGORISED,
+                channel=channel,
+                status=status,
+                urgent=bool(urgent),
+                flagged=bool(flagged),
+                rating=int(rating) if rating is not None else None,
+                deadline=deadline,
+                answered=answered_at is not None,
+                on_time=answered_at is not None and (deadline is None or answered_at <= deadline),
+                response=response,
+            ),
         )
 
 
@@ -217,28 +256,51 @@ class Tally:
     def child(self, code: str) -> list[int]:
         return self.by_child.setdefault(code, [0, 0, 0, 0])
 
-    def add_facts(self, facts: Iterable[Fact], now: datetime, exclude_unit: str | None = None) -> None:
+    def add_facts(self, facts: Iterable[Fact], now: datetime, exclude_unit: str | None = None, sign: int = 1) -> None:
+        """Count the facts (``sign=-1``: take them back, as counted before)."""
         for f in facts:
-            overdue = f.overdue(now)
-            self.total += 1
-            self.urgent += f.urgent
+            overdue = sign * f.overdue(now)
+            answered, on_time = sign * f.answered, sign * f.on_time
+            self.total += sign
+            self.urgent += sign * f.urgent
             self.overdue += overdue
-            self.answered += f.answered
-            self.on_time += f.on_time
-            self.by_status[f.status] += 1
-            self.by_category[f.category] += 1
-            self.by_channel[f.channel] += 1
+            self.answered += answered
+            self.on_time += on_time
+            self.by_status[f.status] += sign
+            self.by_category[f.category] += sign
+            self.by_channel[f.channel] += sign
             if f.rating is not None:
-                self.ratings[f.rating] += 1
+                self.ratings[f.rating] += sign
             if f.response is not None:
-                self.responses[f.response] += 1
-            self.trend[(f.day, f.category)] += 1
+                self.responses[f.response] += sign
+            self.trend[(f.day, f.category)] += sign
             if f.child is not None and f.unit_code != exclude_unit:
                 counts = self.child(f.child)
-                counts[0] += 1
+                counts[0] += sign
                 counts[1] += overdue
-                counts[2] += f.answered
-                counts[3] += f.on_time
+                counts[2] += answered
+                counts[3] += on_time
+
+    def add(self, other: Tally) -> None:
+        """Add another tally's counts to this one."""
+        self.total += other.total
+        self.urgent += other.urgent
+        self.overdue += other.overdue
+        self.answered += other.answered
+        self.on_time += other.on_time
+        for name in ("by_status", "by_category", "by_channel", "ratings", "responses", "trend"):
+            getattr(self, name).update(getattr(other, name))
+        for code, counts in other.by_child.items():
+            mine = self.child(code)
+            for i, n in enumerate(counts):
+                mine[i] += n
+
+    def prune(self) -> None:
+        """Drop the values no ticket has any more (taken back to zero), as if they had never been counted."""
+        for name in ("by_status", "by_category", "by_channel", "ratings", "responses", "trend"):
+            counter: Counter[Any] = getattr(self, name)
+            for key in [k for k, n in counter.items() if n <= 0]:
+                del counter[key]
 
     def median_response_hours(self) -> float | None:
         n = sum(self.responses.values())
@@ -437,30 +499,91 @@ def add_unflagged_overdue(
             tally.child(code)[1] += int(n)
 
 
+def replace_changed(
+    session: Session,
+    tally: Tally,
+    rolled: Sequence[ColumnElement[bool]],
+    current: Sequence[ColumnElement[bool]],
+    changed: Any,
+    now: datetime,
+    child: ColumnElement[Any] | None = None,
+    exclude_unit: str | None = None,
+) -> None:
+    """Correct roll-ups added to ``tally`` for the tickets changed since the watermarks (``changed``, from
+    :func:`changed_list`): take back their facts as rolled up (``rolled``: the roll-ups' filters, over
+    ``ReportTicketFact``) and count their current ones (``current``: the tickets' filters of the same days)."""
+    from backend.db.models import OrgUnit
+
+    f = ReportTicketFact
+    ids = changed
+    columns: list[Any] = [f.day, f.unit_code, f.category, f.channel, f.status, f.urgent, f.overdue, f.rating]
+    columns += [f.response_centihours, f.answered, f.on_time]
+    stmt = select(*columns, child) if child is not None else select(*columns)
+    stmt = stmt.where(*rolled, f.ticket_id.in_(ids))
+    if child is not None:
+        stmt = stmt.join(OrgUnit, OrgUnit.code == f.unit_code)
+    before = [
+        Fact(
+            day=as_date(row[0]),
+            unit_code=row[1],
+            child=row[11] if child is not None else None,
+            category=row[2],
+            channel=row[3],
+            status=row[4],
+            urgent=bool(row[5]),
+            flagged=bool(row[6]),  # as the roll-ups count it: the flag only
+            rating=row[7],
+            deadline=None,
+            answered=bool(row[9]),
+            on_time=bool(row[10]),
+            response=row[8],
+        )
+        for row in session.execute(stmt)
+    ]
+    tally.add_facts(before, now, exclude_unit, sign=-1)
+    tally.add_facts(fact_rows(session, [*current, Ticket.id.in_(ids)], child), now, exclude_unit)
+
+
 # -- keeping the roll-ups -----------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class Coverage:
-    """Which days of a period a summary reads from the roll-ups, and which from the tickets."""
+    """Which days of a period a summary reads from the roll-ups (corrected by the tickets changed since the
+    watermarks of ``mark``), and which from the tickets."""
 
     rolled: list[tuple[date, date]]
     raw: list[tuple[date, date]]
+    mark: RollupState | None = None
 
 
 def state(session: Session) -> RollupState | None:
     return session.get(RollupState, ROLLUP)
 
 
-def changed_since(mark: RollupState) -> ColumnElement[bool]:
-    """Tickets changed, filed or given an event after the watermarks (each found by an index: few, when the worker
-    keeps up)."""
-    changed = union(
+def changed_ids(mark: RollupState) -> Any:
+    """Ids of the tickets changed, filed or given an event after the watermarks (each found by an index: few, when
+    the worker keeps up)."""
+    return union(
         select(Ticket.id).where(Ticket.updated_at > mark.updated_until),
         select(Ticket.id).where(Ticket.id > mark.ticket_id),
         select(TicketEvent.ticket_id).where(TicketEvent.id > mark.event_id),
     )
-    return Ticket.id.in_(changed)
+
+
+CHANGED_LISTED = 5000  # changed tickets looked up by their ids (each by the primary key); more: by the subquery
+
+
+def changed_list(session: Session, mark: RollupState) -> Any:
+    """:func:`changed_ids`, read once when they are few (so that each is found by its key, which the planner does not
+    foresee for the subquery), else the subquery itself."""
+    ids = session.scalars(changed_ids(mark).limit(CHANGED_LISTED + 1)).all()
+    return ids if len(ids) <= CHANGED_LISTED else changed_ids(mark)
+
+
+def changed_since(mark: RollupState) -> ColumnElement[bool]:
+    """Tickets changed, filed or given an event after the watermarks."""
+    return Ticket.id.in_(changed_ids(mark))
 
 
 def changed_days(session: Session, mark: RollupState, first: date, last: date) -> set[date] | None:
@@ -479,7 +602,8 @@ def changed_days(session: Session, mark: RollupState, first: date, last: date) -
 
 
 def coverage(session: Session, start: date, end: date, now: datetime | None = None) -> Coverage:
-    """The whole past days of start..end that the roll-ups hold up to date, and the rest."""
+    """The whole past days of start..end that the roll-ups hold (to be corrected by the tickets changed since their
+    watermarks: :func:`replace_changed`), and the rest."""
     mark = state(session)
     everything = [(start, end)]
     if mark is None or mark.covered_until is None or mark.updated_until is None:
@@ -487,12 +611,8 @@ def coverage(session: Session, start: date, end: date, now: datetime | None = No
     last = min(end, mark.covered_until, today_vn(now) - timedelta(days=1))
     if last < start:
         return Coverage([], everything)
-    dirty = changed_days(session, mark, start, last)
-    if dirty is None:
-        return Coverage([], everything)
-    period = {start + timedelta(days=i) for i in range((end - start).days + 1)}
-    rolled = {d for d in period if d <= last and d not in dirty}
-    return Coverage(runs(rolled), runs(period - rolled))
+    after = [(last + timedelta(days=1), end)] if last < end else []
+    return Coverage([(start, last)], after, mark)
 
 
 @dataclass
@@ -515,6 +635,7 @@ def refresh(session: Session, now: datetime | None = None, *, rebuild: bool = Fa
         if mark is not None:  # summaries read the tickets while the roll-ups are rebuilt
             session.delete(mark)
         session.execute(delete(ReportDaily))
+        session.execute(delete(ReportTicketFact))
         session.commit()
         oldest = session.scalar(select(func.min(Ticket.created_at)))
         days: set[date] = set()
@@ -550,17 +671,26 @@ def refresh(session: Session, now: datetime | None = None, *, rebuild: bool = Fa
 
 
 def _roll(session: Session, first: date, last: date) -> int:
-    """Replace the roll-up rows of first..last by counts of the tickets created on those days."""
+    """Replace the roll-up rows of first..last, and the facts of their tickets, by those of the tickets created on
+    those days."""
     session.execute(delete(ReportDaily).where(ReportDaily.day >= first, ReportDaily.day <= last))
+    f = ReportTicketFact
+    created = select(Ticket.id).where(created_on([(first, last)]))
+    session.execute(delete(f).where(or_(and_(f.day >= first, f.day <= last), f.ticket_id.in_(created))))
     if session.get_bind().dialect.name == "postgresql":
         return _roll_in_sql(session, first, last)
     cells: dict[tuple[Any, ...], list[int]] = {}
-    for f in fact_rows(session, [created_on([(first, last)])]):
-        key = (f.day, f.unit_code, f.category, f.channel, f.status, f.urgent, f.flagged, f.rating, f.response)
+    facts: list[dict[str, Any]] = []
+    for ident, fact in fact_rows(session, [created_on([(first, last)])], with_ids=True):
+        key: tuple[Any, ...] = (fact.day, fact.unit_code, fact.category, fact.channel, fact.status, fact.urgent)
+        key += (fact.flagged, fact.rating, fact.response)
         counts = cells.setdefault(key, [0, 0, 0])
         counts[0] += 1
-        counts[1] += f.answered
-        counts[2] += f.on_time
+        counts[1] += fact.answered
+        counts[2] += fact.on_time
+        facts.append(dict(zip(FACT_COLUMNS, (ident, *key, fact.answered, fact.on_time), strict=True)))
+    for i in range(0, len(facts), INSERT_BATCH):
+        session.execute(insert(f), facts[i : i + INSERT_BATCH])
     names = ("day", "unit_code", "category", "channel", "status", "urgent", "overdue", "rating", "response_centihours")
     rows = [
         {**dict(zip(names, key, strict=True)), "tickets": n, "answered": a, "on_time": ok}
@@ -571,9 +701,13 @@ def _roll(session: Session, first: date, last: date) -> int:
     return len(rows)
 
 
+FACT_COLUMNS: tuple[str, ...] = ("ticket_id", "day", "unit_code", "category", "channel", "status", "urgent")
+FACT_COLUMNS += ("overdue", "rating", "response_centihours", "answered", "on_time")
+
+
 def _roll_in_sql(session: Session, first: date, last: date) -> int:
-    """:func:`_roll` inside PostgreSQL (``INSERT ... SELECT``): the same counts as :func:`fact_rows` gives, without
-    carrying every ticket through Python (the roll-up test compares both)."""
+    """:func:`_roll` inside PostgreSQL (``INSERT ... SELECT``): the same facts as :func:`fact_rows` gives, without
+    carrying every ticket through Python (the roll-up test compares both), then their counts."""
     filters = [created_on([(first, last)])]
     times = first_times(filters)
     seconds = func.extract("epoch", times.c.responded_at - Ticket.created_at)
@@ -582,30 +716,39 @@ def _roll_in_sql(session: Session, first: date, last: date) -> int:
     )
     answered = times.c.answered_at.is_not(None)
     on_time = and_(answered, or_(Ticket.deadline.is_(None), times.c.answered_at <= Ticket.deadline))
-    keys = [
-        local_day(session),
-        Ticket.unit_code,
-        func.coalesce(Ticket.category, UNCATEGORISED),
-        Ticket.channel,
-        Ticket.status,
-        Ticket.urgent,
-        Ticket.overdue,
-        Ticket.rating,
-        response,
-    ]
-    counts = [
-        func.count(),
-        func.coalesce(func.sum(case((answered, 1), else_=0)), 0),
-        func.coalesce(func.sum(case((on_time, 1), else_=0)), 0),
-    ]
-    grouped = (
-        select(*keys, *counts)
+    facts = (
+        select(
+            Ticket.id,
+            local_day(session),
+            Ticket.unit_code,
+            func.coalesce(Ticket.category, UNCATEGORISED),
+            Ticket.channel,
+            Ticket.status,
+            Ticket.urgent,
+            Ticket.overdue,
+            Ticket.rating,
+            response,
+            answered,
+            on_time,
+        )
         .select_from(Ticket)
         .outerjoin(times, times.c.ticket_id == Ticket.id)
         .where(*filters)
-        .group_by(*[literal_column(str(i)) for i in range(1, len(keys) + 1)])
     )
-    names = ["day", "unit_code", "category", "channel", "status", "urgent", "overdue", "rating", "response_centihours"]
+    session.execute(insert(ReportTicketFact).from_select(list(FACT_COLUMNS), facts))
+    f = ReportTicketFact
+    keys = [f.day, f.unit_code, f.category, f.channel, f.status, f.urgent, f.overdue, f.rating, f.response_centihours]
+    grouped = (
+        select(
+            *keys,
+            func.count(),
+            func.sum(case((f.answered.is_(True), 1), else_=0)),
+            func.sum(case((f.on_time.is_(True), 1), else_=0)),
+        )
+        .where(f.day >= first, f.day <= last)
+        .group_by(*keys)
+    )
+    names = [k.key for k in keys]
     session.execute(insert(ReportDaily).from_select([*names, "tickets", "answered", "on_time"], grouped))
     stored = select(func.count()).where(ReportDaily.day >= first, ReportDaily.day <= last)
     return int(session.scalar(stored) or 0)

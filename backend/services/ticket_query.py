@@ -2,11 +2,13 @@
 
 :class:`TicketQuery` is the parsed, checked filter set (built from the query string by :meth:`TicketQuery.parse`,
 which refuses bad values with a bilingual :class:`QueryError`); :func:`ticket_query` turns it into a SELECT
-inside the official's scope (the one scope rule, :func:`~backend.services.tickets.visible_to`).
+inside the official's scope (the one scope rule, :func:`~backend.services.tickets.visible_to`, looked up first by
+:func:`~backend.services.tickets.resolve_scope`).
 
 Text search matches every word of ``q`` against the ticket's folded search key (code, text, place: lower case, no
 diacritics; see :mod:`backend.domain.search`), so "ngap sau le loi" finds "Ngập sâu … đường Lê Lợi". On PostgreSQL
-a pg_trgm GIN index serves these ``LIKE '%word%'`` tests; on SQLite they scan the official's tickets.
+a pg_trgm GIN index serves these ``LIKE '%word%'`` tests; on SQLite an FTS5 trigram index over the same key
+(``tickets_search``, kept in step by triggers) finds the candidates, and the same ``LIKE`` tests confirm them.
 """
 
 from __future__ import annotations
@@ -16,22 +18,25 @@ from dataclasses import dataclass, fields
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, select
+from sqlalchemy import ColumnElement, Select, and_, column, func, literal_column, select, table
 from sqlalchemy.orm import Session, lazyload, selectinload
 
 from backend.db.models import Official, OrgUnit, Ticket
 from backend.domain.codes import canonical_ticket_code
 from backend.domain.deadlines import VN_TZ
-from backend.domain.search import search_terms
+from backend.domain.routing import CENTRAL
+from backend.domain.search import SEARCH_INDEX, fts_query, search_terms
 from backend.domain.statuses import ALL_STATUSES
 from backend.domain.taxonomy import CATEGORIES
-from backend.services.tickets import unit_scope, unit_subtree, visible_to
+from backend.services.tickets import Scope, resolve_scope, scope_clause, unit_subtree
 
 SORTS = ("default", "urgency", "deadline", "-deadline", "created_at", "-created_at")
 USERNAME = re.compile(r"^[A-Za-z0-9._@-]{1,64}$")
 CHANNEL = re.compile(r"^[a-z0-9_]{1,16}$")
 UNIT = re.compile(r"^[A-Za-z0-9]{1,16}$")
 MAX_Q = 200
+COUNT_CAP = 10_000  # the inbox counts its matches up to here: "hơn 10.000" beyond (see :func:`count_matches`)
+TICKET_SEARCH = table(SEARCH_INDEX, column("rowid"))  # SQLite's FTS5 index of Ticket.search_text (rowid: the id)
 
 
 class QueryError(ValueError):
@@ -170,38 +175,81 @@ def _channel_names() -> frozenset[str]:
     return frozenset(c.name for c in CHANNELS.classes())
 
 
-def _scope_unit(session: Session, official: Official, code: str) -> str:
-    """The unit filter's code if the official may see that unit; :class:`UnitOutOfScope` otherwise."""
-    found = session.scalar(select(OrgUnit.code).where(OrgUnit.code == code, OrgUnit.code.in_(unit_scope(official))))
-    if found is None:
+def _unit_filter(session: Session, scope: Scope, code: str) -> frozenset[str] | None:
+    """The codes of the filtered unit and the units below it (None: the whole tree, no narrowing) if the official
+    may see that unit; :class:`UnitOutOfScope` otherwise."""
+    if scope.units is not None and code not in scope.units:
         raise UnitOutOfScope(code)
-    return str(found)
+    subtree = frozenset(session.scalars(unit_subtree(code)))
+    if code not in subtree:  # no such unit
+        raise UnitOutOfScope(code)
+    return None if code == CENTRAL else subtree
 
 
-def _text_filter(q: str) -> ColumnElement[bool] | None:
+def _text_filter(session: Session, q: str) -> ColumnElement[bool] | None:
     code = canonical_ticket_code(q)
     if code is not None:
         return Ticket.code == code
     terms = search_terms(q)
     if not terms:
         return None
-    return and_(*(Ticket.search_text.contains(term, autoescape=True) for term in terms))
+    like = [Ticket.search_text.contains(term, autoescape=True) for term in terms]
+    if session.get_bind().dialect.name != "sqlite":
+        return and_(*like)  # PostgreSQL: the pg_trgm GIN index serves LIKE '%word%'
+    indexed = fts_query(terms)
+    if indexed is None:  # only words shorter than a trigram: no index can narrow them down
+        return and_(*like)
+    # SQLite: the FTS5 trigram index finds the tickets holding the longer words; the LIKE tests then check every
+    # word exactly as on PostgreSQL (the same results on both)
+    found = select(TICKET_SEARCH.c.rowid).where(literal_column(TICKET_SEARCH.name).match(indexed))
+    return and_(Ticket.id.in_(found), *like)
 
 
 def ticket_query(session: Session, official: Official, query: TicketQuery) -> Select[Ticket]:
     """The SELECT of the tickets the official may see that match ``query``, in its order (no paging)."""
+    return _matching(session, official, query).order_by(*_order(query.sort))
+
+
+def inbox_page(
+    session: Session, official: Official, query: TicketQuery, *, offset: int = 0, limit: int = 50
+) -> tuple[list[Ticket], int]:
+    """One page of the inbox list and how many tickets match (up to ``COUNT_CAP + 1``, see :func:`count_matches`).
+
+    The count comes first and chooses how the page is read. Many matches: PostgreSQL walks the index of the sort
+    order and stops at the page's last ticket. A few thousand at most: it reads just those (through the indexes of
+    the filters) and sorts them; walking the order index for them could read most of a million tickets, the more so
+    as the filters often go with the order (urgent tickets are mostly disasters, not roads).
+    """
+    stmt = _matching(session, official, query)
+    count = count_matches(session, stmt, COUNT_CAP)
+    if count == 0 or (count <= COUNT_CAP and offset >= count):
+        return [], count
+    stmt = stmt.order_by(*_order(query.sort, few=count <= COUNT_CAP))
+    return list(session.scalars(stmt.offset(offset).limit(limit)).unique()), count
+
+
+def _matching(session: Session, official: Official, query: TicketQuery) -> Select[Ticket]:
+    """The tickets the official may see that match ``query``, unordered.
+
+    The official's scope (their units and the tickets alerted to them) is looked up first and written into the
+    query as literal lists (:func:`~backend.services.tickets.resolve_scope`): a condition such as
+    ``unit_code IN (SELECT ...)`` would hide from the planner how many tickets it keeps, and it would walk the
+    wrong index at a million tickets.
+    """
+    scope = resolve_scope(session, official)
+    within = _unit_filter(session, scope, query.unit) if query.unit else None
     # no eager joins (they would keep PostgreSQL from walking the sort index): units in one query, no citizens
-    stmt = select(Ticket).options(selectinload(Ticket.unit), lazyload(Ticket.citizen)).where(visible_to(official))
+    stmt = (
+        select(Ticket).options(selectinload(Ticket.unit), lazyload(Ticket.citizen)).where(scope_clause(scope, within))
+    )
     if query.q:
-        found = _text_filter(query.q)
+        found = _text_filter(session, query.q)
         if found is not None:
             stmt = stmt.where(found)
     if query.statuses:
         stmt = stmt.where(Ticket.status.in_(query.statuses))
     if query.category:
         stmt = stmt.where(Ticket.category == query.category)
-    if query.unit:
-        stmt = stmt.where(Ticket.unit_code.in_(unit_subtree(_scope_unit(session, official, query.unit))))
     if query.urgent is not None:
         stmt = stmt.where(Ticket.urgent.is_(query.urgent))
     if query.overdue is not None:
@@ -216,20 +264,35 @@ def ticket_query(session: Session, official: Official, query: TicketQuery) -> Se
         stmt = stmt.where(Ticket.assignee.is_(None))
     elif query.assignee:
         stmt = stmt.where(Ticket.assignee == (official.username if query.assignee == "me" else query.assignee))
-    return stmt.order_by(*_order(query.sort))
+    return stmt
 
 
-def _order(sort: str) -> list[Any]:
+def count_matches(session: Session, stmt: Select[Ticket], cap: int = COUNT_CAP) -> int:
+    """How many tickets ``stmt`` (a :func:`ticket_query`) finds, counted up to ``cap + 1``: a number above ``cap``
+    means "more than ``cap``". Counting every match of a million tickets would read them all on each page view;
+    nobody pages through ten thousand tickets, they narrow the filters."""
+    found = stmt.order_by(None).with_only_columns(Ticket.id).limit(cap + 1).subquery()
+    return session.scalar(select(func.count()).select_from(found)) or 0
+
+
+def _order(sort: str, *, few: bool = False) -> list[Any]:
+    """The ORDER BY of a sort. With ``few`` (a few thousand matches at most) the first key is written so that no
+    index matches it (``coalesce(x, x)``: the same value): the database then sorts the matches it found through the
+    filters' indexes instead of walking the order's index past every other ticket."""
+
+    def first(column: Any) -> Any:
+        return func.coalesce(column, column) if few else column
+
     if sort == "deadline":
-        return [Ticket.deadline.asc().nulls_last(), Ticket.id.asc()]
+        return [first(Ticket.deadline).asc().nulls_last(), Ticket.id.asc()]
     if sort == "-deadline":
-        return [Ticket.deadline.desc().nulls_last(), Ticket.id.desc()]
+        return [first(Ticket.deadline).desc().nulls_last(), Ticket.id.desc()]
     if sort == "created_at":
-        return [Ticket.created_at.asc(), Ticket.id.asc()]
+        return [first(Ticket.created_at).asc(), Ticket.id.asc()]
     if sort == "-created_at":
-        return [Ticket.created_at.desc(), Ticket.id.desc()]
+        return [first(Ticket.created_at).desc(), Ticket.id.desc()]
     # default and "urgency": urgent first, then overdue, then the nearest deadline
-    return [Ticket.urgent.desc(), Ticket.overdue.desc(), Ticket.deadline.asc().nulls_last(), Ticket.id.asc()]
+    return [first(Ticket.urgent).desc(), Ticket.overdue.desc(), Ticket.deadline.asc().nulls_last(), Ticket.id.asc()]
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from backend.api.schemas import TicketDetailPublic, TicketPublic
@@ -21,7 +20,7 @@ from backend.domain.statuses import TransitionError
 from backend.services import nlu_review
 from backend.services.audit import audit
 from backend.services.presenters import ticket_detail, ticket_public
-from backend.services.ticket_query import TicketQuery, ticket_query
+from backend.services.ticket_query import TicketQuery, inbox_page
 from backend.services.tickets import TicketNotFound, TicketOps
 from handlers.ports import MAX_TEXT
 
@@ -43,7 +42,7 @@ class Refused(Exception):
 @dataclass(frozen=True, slots=True)
 class TicketList:
     tickets: list[TicketPublic]
-    count: int  # every ticket that matches, not only this page
+    count: int  # every ticket that matches, not only this page; up to COUNT_CAP + 1 (above COUNT_CAP: "more than")
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,9 +82,7 @@ class TicketCases:
         urgent and overdue first unless it sorts otherwise. :class:`UnitOutOfScope` for a unit filter outside
         the official's scope."""
         query = query or TicketQuery()
-        stmt = ticket_query(session, official, query)
-        count = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
-        rows = list(session.scalars(stmt.offset(offset).limit(limit)).unique())
+        rows, count = inbox_page(session, official, query, offset=offset, limit=limit)
         audit(session, official, "list", "ticket", "*", **query.params(), offset=offset, count=len(rows))
         tickets = [ticket_public(session, t) for t in rows]
         session.commit()

@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import and_, exists, or_, select, update
+from sqlalchemy import func, literal_column, or_, select, tuple_, update
 from sqlalchemy.orm import Session, aliased
+from sqlalchemy.sql.elements import ColumnElement
 
 from backend.db.models import Message, OutboxItem, TicketEvent, utcnow
 from backend.workers.transient import retry_transient
@@ -64,20 +65,19 @@ def claim(session: Session, limit: int, channels: list[str] | None = None) -> li
     """Lease up to ``limit`` due items; the oldest pending item per chat only, so order is kept per chat."""
     now = utcnow()
     older = aliased(OutboxItem)
+    pending: ColumnElement[Any] = literal_column("'pending'")  # written out, not bound: the partial indexes apply
     query = (
         select(OutboxItem)
         .where(
-            OutboxItem.status == "pending",
+            OutboxItem.status == pending,
             OutboxItem.next_attempt_at <= now,
             or_(OutboxItem.locked_until.is_(None), OutboxItem.locked_until < now),
-            ~exists().where(
-                and_(
-                    older.status == "pending",
-                    older.channel == OutboxItem.channel,
-                    older.chat_id == OutboxItem.chat_id,
-                    older.id < OutboxItem.id,
-                )
-            ),
+            # the chat's oldest pending item: a correlated min() is an index probe per row whatever the statistics
+            # say (the NOT EXISTS anti-join it replaces could scan the whole queue per row on a young table)
+            OutboxItem.id
+            == select(func.min(older.id))
+            .where(older.status == pending, older.channel == OutboxItem.channel, older.chat_id == OutboxItem.chat_id)
+            .scalar_subquery(),
         )
         .order_by(OutboxItem.id)
         .limit(limit)
@@ -86,65 +86,85 @@ def claim(session: Session, limit: int, channels: list[str] | None = None) -> li
         query = query.where(OutboxItem.channel.in_(channels))
     if session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True, of=OutboxItem)
-    items = [i for i in session.scalars(query) if _lease(session, OutboxItem, i.id, now)]
+    found = list(session.scalars(query))
+    won = _lease(session, [i.id for i in found], now) if found else set()
     session.commit()
-    return [Claimed(i.id, i.channel, i.chat_id, i.text, list(i.buttons), i.reply_to, i.attempts) for i in items]
+    return [
+        Claimed(i.id, i.channel, i.chat_id, i.text, list(i.buttons), i.reply_to, i.attempts)
+        for i in found
+        if i.id in won
+    ]
 
 
-def _lease(session: Session, model: type[OutboxItem], row_id: int, now: datetime) -> bool:
-    """Take the lease with a conditional update: exactly one claimer wins, even without row locks (SQLite)."""
-    won = session.execute(
-        update(model)
+def _lease(session: Session, ids: list[int], now: datetime) -> set[int]:
+    """Take the leases with one conditional update: exactly one claimer wins each item, even without row locks
+    (SQLite). Returns the ids won."""
+    result = session.execute(
+        update(OutboxItem)
         .where(
-            model.id == row_id,
-            model.status == "pending",
-            or_(model.locked_until.is_(None), model.locked_until < now),
+            OutboxItem.id.in_(ids),
+            OutboxItem.status == "pending",
+            or_(OutboxItem.locked_until.is_(None), OutboxItem.locked_until < now),
         )
         .values(locked_until=now + LEASE)
+        .returning(OutboxItem.id)
         .execution_options(synchronize_session=False)
     )
-    return bool(won.rowcount == 1)  # type: ignore[attr-defined]
+    return set(result.scalars())
 
 
 def mark_sent(session: Session, item_id: int, platform_ids: list[str], *, commit: bool = True) -> None:
-    item = session.get(OutboxItem, item_id)
-    if item is None or item.status != "pending":
-        return
-    now = utcnow()
-    item.status, item.sent_at, item.locked_until = "sent", now, None
-    item.attempts += 1
-    item.platform_message_ids = platform_ids
-    item.last_error = None
-    ticket_id, draft_id = item.ticket_id, None
-    if item.reply_to is not None:  # a bot reply belongs to what the message it answers belongs to
-        answered = session.scalars(
-            select(Message).where(
-                Message.channel == item.channel,
-                Message.direction == "in",
-                Message.platform_message_id == item.reply_to,
-                Message.citizen_id == item.citizen_id,
-            )
-        ).first()
-        if answered is not None:
-            ticket_id, draft_id = ticket_id or answered.ticket_id, answered.draft_id
-    session.add(
-        Message(
-            channel=item.channel,
-            direction="out",
-            citizen_id=item.citizen_id,
-            ticket_id=ticket_id,
-            draft_id=draft_id,
-            # Telegram numbers messages per chat: the chat keeps ids of different chats apart (as inbound ids do)
-            platform_message_id=f"{item.chat_id}:{platform_ids[0]}" if platform_ids else None,
-            kind="text",
-            text=item.text,
-            data={"buttons": item.buttons, "outbox_id": item.id},
-            author=item.author or "bot",
-            created_at=now,
-        )
-    )
+    mark_sent_many(session, [(item_id, platform_ids)])
     if commit:
         session.commit()
+
+
+def mark_sent_many(session: Session, sent: list[tuple[int, list[str]]]) -> None:
+    """Record deliveries (the caller commits): each item sent, and its outbound message linked to the ticket or
+    draft of the message it answers. Two reads for the whole batch (the items, the messages they answer)."""
+    items = {i.id: i for i in session.scalars(select(OutboxItem).where(OutboxItem.id.in_([i for i, _ in sent])))}
+    asked = {(i.channel, i.reply_to) for i in items.values() if i.reply_to is not None and i.status == "pending"}
+    answered: dict[tuple[str, str, int | None], tuple[int | None, str | None]] = {}
+    if asked:
+        rows = session.execute(
+            select(
+                Message.channel, Message.platform_message_id, Message.citizen_id, Message.ticket_id, Message.draft_id
+            )
+            .where(Message.direction == "in", tuple_(Message.channel, Message.platform_message_id).in_(asked))
+            .order_by(Message.id)
+        )
+        for channel, platform_id, citizen_id, ticket_id, draft_id in rows:
+            answered.setdefault((channel, platform_id or "", citizen_id), (ticket_id, draft_id))
+    now = utcnow()
+    for item_id, platform_ids in sent:
+        item = items.get(item_id)
+        if item is None or item.status != "pending":
+            continue
+        item.status, item.sent_at, item.locked_until = "sent", now, None
+        item.attempts += 1
+        item.platform_message_ids = platform_ids
+        item.last_error = None
+        ticket_id, draft_id = item.ticket_id, None
+        if item.reply_to is not None:  # a bot reply belongs to what the message it answers belongs to
+            found = answered.get((item.channel, item.reply_to, item.citizen_id))
+            if found is not None:
+                ticket_id, draft_id = ticket_id or found[0], found[1]
+        session.add(
+            Message(
+                channel=item.channel,
+                direction="out",
+                citizen_id=item.citizen_id,
+                ticket_id=ticket_id,
+                draft_id=draft_id,
+                # Telegram numbers messages per chat: the chat keeps ids of different chats apart (as inbound ids do)
+                platform_message_id=f"{item.chat_id}:{platform_ids[0]}" if platform_ids else None,
+                kind="text",
+                text=item.text,
+                data={"buttons": item.buttons, "outbox_id": item.id},
+                author=item.author or "bot",
+                created_at=now,
+            )
+        )
 
 
 def mark_failed(session: Session, item_id: int, error: SendError, policy: RetryPolicy) -> str:
@@ -245,8 +265,7 @@ class OutboxWorker:
     def _record_sent_many(self, sent: list[tuple[int, list[str]]]) -> None:
         def step() -> None:
             with self._scope() as session:
-                for item_id, ids in sent:
-                    mark_sent(session, item_id, ids, commit=False)
+                mark_sent_many(session, sent)
                 session.commit()
 
         # the messages are out: losing the record to a dropped connection would send them again when the lease ends

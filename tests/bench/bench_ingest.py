@@ -3,12 +3,13 @@
     .venv/bin/python -m tests.bench.bench_ingest [--seconds 15] [--connections 32] [--scale]
 
 In one run, on free 127.0.0.1 ports: a bare FastAPI app under uvicorn (read the body, answer JSON: the ceiling of
-this machine and framework) and gopy as deployed by docker-compose (``gopy serve`` without workers, ``gopy worker``,
-PostgreSQL + Redis, a fresh database). wrk drives both with the same Lua script: 32 connections sending unique
-Telegram updates (a unique ``update_id`` per request, 2,000 chats) with the secret-token header. Printed: acks/s,
-p50/p99, the ratio to the ceiling (target >= 50 %, p99 <= 200 ms), then, with the worker started on the backlog, the
-end-to-end processing rate (target >= 200 msg/s per worker process) and the lost / duplicated counts (database rows
-against the updates acknowledged; a sample of updates is redelivered and must be answered "duplicate").
+this machine and framework) and gopy as deployed by docker-compose (``gopy serve`` without workers, the message
+worker ``gopy worker --only inbound,outbox``, PostgreSQL + Redis, a fresh database). wrk drives both with the same
+Lua script: 32 connections sending unique Telegram updates (a unique ``update_id`` per request, 2,000 chats) with
+the secret-token header. Printed: acks/s, p50/p99, the ratio to the ceiling (target >= 50 %, p99 <= 200 ms), then,
+with the worker started on the backlog, the end-to-end processing rate (target >= 200 msg/s per worker process) and
+the lost / duplicated counts (database rows against the updates acknowledged; a sample of updates is redelivered
+and must be answered "duplicate").
 ``--scale`` repeats the gopy part with two API processes and two workers.
 
 The API is measured alone and the worker drains the backlog afterwards, so each figure has the machine to itself
@@ -45,6 +46,8 @@ CHATS = 2000
 WARM = 900_000_000  # update ids of the warm-up requests start here
 
 BARE_APP = """
+import itertools
+
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
@@ -57,9 +60,16 @@ async def webhook(request: Request) -> JSONResponse:
     return JSONResponse({"ok": True, "outcome": "accepted"})
 
 
-@app.post("/{path:path}")  # doubles as the Telegram Bot API for the worker's replies
+ME = {"id": 123456, "is_bot": True, "first_name": "gopy", "username": "gopy_bench_bot"}
+sent = itertools.count(1)
+
+
+@app.post("/{path:path}")  # doubles as the Telegram Bot API for the worker's replies (a new message id each)
 async def telegram(path: str) -> JSONResponse:
-    return JSONResponse({"ok": True, "result": {"message_id": 1, "date": 0, "chat": {"id": 1, "type": "private"}}})
+    if path.endswith("/getMe"):
+        return JSONResponse({"ok": True, "result": ME})
+    message = {"message_id": next(sent), "date": 0, "chat": {"id": 1, "type": "private"}}
+    return JSONResponse({"ok": True, "result": message})
 """
 
 LUA = r"""
@@ -277,7 +287,7 @@ def drain(gopy: Gopy, workers: int, stored: int, fake_url: str, timeout: float =
     """Start ``workers`` worker processes on the backlog; messages/s until every stored message is processed."""
     _, before = gopy.counts()
     for _ in range(workers):
-        gopy.start(["worker"], {"GOPY_TELEGRAM_API_URL": f"{fake_url}/bot"})
+        gopy.start(["worker", "--only", "inbound,outbox"], {"GOPY_TELEGRAM_API_URL": f"{fake_url}/bot"})
     started, first = time.monotonic(), None
     processed = before
     deadline = started + timeout

@@ -13,6 +13,7 @@ real-world categories.
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import shutil
 import tempfile
@@ -216,14 +217,24 @@ def main() -> None:
 
     real_world(engine, classifier, args.out)
 
-    from nlu.segment import segment
+    from nlu.segment import clear_caches, segment
 
     sample = (texts * 20)[:2000] if not args.quick else (texts * 3)[:300]
     engine.parse("khởi động")
-    segment.cache_clear()  # measure with segmentation done for real, not answered from the cache
-    t0 = time.perf_counter()
-    engine.parse_many(texts)
-    cold_s = (time.perf_counter() - t0) / len(texts)
+    # Distinct messages: every NLU cache emptied, then the training texts parsed first (as a running server has seen
+    # many messages), then the held-out and real-world texts measured: none of them was parsed since the clearing.
+    from tests.nlu.realworld import load_items
+
+    fresh = list(dict.fromkeys([*texts, *(it.text for it in load_items())]))
+    clear_caches()
+    t0, c0 = time.perf_counter(), time.process_time()
+    engine.parse_many(fresh)
+    cold_wall, cold_cpu = time.perf_counter() - t0, time.process_time() - c0  # caches empty at the start
+    clear_caches()
+    engine.parse_many([e.text for e in train_ex])
+    t0, c0 = time.perf_counter(), time.process_time()
+    engine.parse_many(fresh)
+    warm_wall, warm_cpu = time.perf_counter() - t0, time.process_time() - c0
     t0 = time.perf_counter()
     engine.parse_many(sample)
     batch_s = time.perf_counter() - t0
@@ -239,10 +250,17 @@ def main() -> None:
         word_tokenize(t)  # underthesea's word segmentation itself (our segment() caches)
     seg_s = (time.perf_counter() - t0) / len(sample[:300])
     segment("")
-    print("\nSpeed (one process, this machine)")
+    load = "load " + " ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(f"\nSpeed (one process, this machine; {load}; rates on one core = messages / CPU seconds of the process)")
     print(row("parse_many throughput (repeated messages)", f"{len(sample) / batch_s:.0f} msg/s"))
+    p50 = percentile(singles, 50) * 1000
     print(
-        row("single parse p50 / p99", f"{percentile(singles, 50) * 1000:.2f} / {percentile(singles, 99) * 1000:.2f} ms")
+        row(
+            "single parse p50 / p99",
+            f"{p50:.2f} / {percentile(singles, 99) * 1000:.2f} ms",
+            "p50 <= 2 ms",
+            "OK" if p50 <= 2 else "SLOW",
+        )
     )
     print(
         row(
@@ -251,16 +269,27 @@ def main() -> None:
             f"(segmentation {seg_s * 1000:.2f} ms)",
         )
     )
+    n = len(fresh)
     print(
         row(
-            "parse_many, distinct messages (segmentation not cached)",
-            f"{1 / cold_s:.0f} msg/s",
-            ">= 1000 msg/s",
-            "OK" if 1 / cold_s >= 1000 else "SLOW",
+            f"parse_many, {n} distinct messages, after the training texts",
+            f"{n / warm_cpu:.0f} msg/s ({n / warm_wall:.0f} wall)",
+            ">= 2000 msg/s",
+            "OK" if n / warm_cpu >= 2000 else "SLOW",
         )
     )
-    print(row("  per message vs bare word segmentation", f"{cold_s / seg_s:.2f}x"))
+    print(row("  the same with every cache empty", f"{n / cold_cpu:.0f} msg/s ({n / cold_wall:.0f} wall)"))
+    print(row("  per message vs bare word segmentation", f"{warm_wall / n / seg_s:.2f}x"))
     print(row("model load", f"{load_s:.2f} s", f"<= 2 s ({size_mb:.1f} MB)", "OK" if load_s <= 2 else "SLOW"))
+    firsts = [first_answer(path_for_cli) for _ in range(3)]  # the first run builds the store's cache
+    print(
+        row(
+            "gopy nlu parse TEXT: start to answer, first run / then",
+            f"{firsts[0]:.2f} / {min(firsts[1:]):.2f} s",
+            "<= 2 s",
+            "OK" if min(firsts[1:]) <= 2 else "SLOW",
+        )
+    )
     cli = cli_throughput(path_for_cli, texts, 3000 if not args.quick else 600)
     print(
         row(
@@ -330,6 +359,21 @@ def real_world(engine: NLUEngine, classifier: Any, out: Path) -> None:
     ev = evaluate(classifier, load_examples([REALWORLD]), level="category")
     paths = write_reports(ev, out / "realworld")
     print(row("real-world category report and confusion matrix", str(paths[-1])))
+
+
+def first_answer(model: Path) -> float:
+    """Seconds from starting ``gopy nlu parse TEXT`` to its answer (the whole process: imports, model, caches)."""
+    import subprocess
+    import sys
+
+    t0 = time.perf_counter()
+    subprocess.run(
+        [str(Path(sys.executable).with_name("gopy")), "nlu", "parse", "--model", str(model), "Cống vỡ ở xã Tân Phú"],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+    )
+    return time.perf_counter() - t0
 
 
 def cli_throughput(model: Path, texts: list[str], n: int) -> tuple[float, float]:

@@ -82,3 +82,27 @@ async def test_a_backlog_longer_than_the_claim_lifetime_still_keeps_the_limit(cl
     assert len(sends) == 330
     assert max_in_window(sends, 1.0) <= 100 + 2  # at most the limit (+ scheduling jitter of this machine)
     assert max(sends) - min(sends) >= 3.0
+
+
+class CountingRedis(fakeredis.FakeAsyncRedis):
+    """Counts the claims (SET NX) the limiter makes."""
+
+    calls = 0
+
+    async def set(self, *args: object, **kwargs: object) -> object:  # type: ignore[override]
+        type(self).calls += 1
+        return await super().set(*args, **kwargs)  # type: ignore[arg-type]
+
+
+async def test_a_lifted_limit_costs_no_claims() -> None:
+    """Limits raised out of reach (benchmarks, a self-hosted Bot API) are no limits: before, a per-chat rate of
+    100,000/s made the limiter claim hundreds of 10-microsecond slots per message, and the outbox spent most of the
+    worker's time in Redis calls."""
+    client = CountingRedis()
+    limiter = RateLimiter(client, telegram_overall=100_000, telegram_per_chat=100_000, prefix="lifted")
+    started = time.monotonic()
+    for i in range(200):
+        await limiter.acquire("telegram", f"chat{i % 3}")
+    assert CountingRedis.calls == 0
+    assert time.monotonic() - started < 1.0
+    await client.aclose()

@@ -18,7 +18,7 @@ from backend.api.schemas import (
     TicketDetailPublic,
     TicketsPublic,
 )
-from backend.services.ticket_query import QueryError, TicketQuery, UnitOutOfScope
+from backend.services.ticket_query import COUNT_CAP, QueryError, TicketQuery, UnitOutOfScope
 from backend.services.usecases import Refused, TicketNotFound
 
 router = APIRouter(prefix="/api/tickets", tags=["tickets"])
@@ -78,7 +78,7 @@ def list_tickets(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> TicketsPublic:
     """The tickets the official may see (their unit; supervisors: and the units below) that match the filters;
-    ``count`` is every match, not only this page."""
+    ``count`` is every match, not only this page, up to 10,000 (``count_capped``: more than that)."""
     try:
         query = TicketQuery.parse(
             q=q, status=status, category=category, unit=unit, urgent=urgent, overdue=overdue, channel=channel,
@@ -89,7 +89,7 @@ def list_tickets(
         raise HTTPException(422, str(exc)) from None
     except UnitOutOfScope:
         raise HTTPException(404, UNIT_NOT_FOUND) from None
-    return TicketsPublic(data=found.tickets, count=found.count)
+    return TicketsPublic(data=found.tickets, count=min(found.count, COUNT_CAP), count_capped=found.count > COUNT_CAP)
 
 
 @router.get("/{code}", response_model=TicketDetailPublic)

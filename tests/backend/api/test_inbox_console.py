@@ -89,3 +89,23 @@ def test_saved_views_belong_to_one_official(api: Api) -> None:
     assert r.status_code == 303 and r.headers["location"] == "/console?msg=view_deleted"
     with api.container.scope() as s:
         assert s.scalar(select(func.count()).select_from(SavedView)) == 0
+
+
+def test_the_list_names_the_assignee_as_the_ticket_page_does(api: Api) -> None:
+    """The list showed the assignee's login ("xa.hk"); officials know each other by name."""
+    from backend.db.models import Official, Ticket
+
+    add_official(api.container, "xa.hk", "00070")
+    code = _file(api, "Cống thoát nước bị tắc", "00070")
+    other = _file(api, "Đèn đường hỏng", "00070")
+    with api.container.scope() as s:
+        official = s.scalars(select(Official).where(Official.username == "xa.hk")).one()
+        official.full_name = "Nguyễn Thị Hoa"
+        s.scalars(select(Ticket).where(Ticket.code == code)).one().assignee = "xa.hk"
+        s.commit()
+    _login(api, "xa.hk")
+    page = api.client.get("/console").text
+    row = page[page.index(code) :]
+    assert "Nguyễn Thị Hoa" in row[: row.index("</tr>")]
+    row = page[page.index(other) :]
+    assert "Chưa giao" in row[: row.index("</tr>")]

@@ -248,3 +248,64 @@ def test_topic_sample_spreads_over_a_large_field(api: Api, monkeypatch: pytest.M
         first = reports._sample(s, filters, by_category)
         assert 0 < len(first) <= 4
         assert reports._sample(s, filters, by_category) == first  # the same sample on every reload
+
+
+def test_a_change_between_passes_keeps_its_day_on_the_rollups(api: Api) -> None:
+    """A ticket changed after the worker's pass no longer sends its whole day back to the tickets: the day stays on
+    the roll-ups, corrected by the facts the ticket was rolled up with and its current ones — and the figures stay
+    those of the tickets."""
+    from backend.db.models import ReportTicketFact
+
+    rng = random.Random(21)
+    add_official(api.container, "hk.rollup", "00070", "officer")
+    add_official(api.container, "hn.rollup", "01", "supervisor")
+    ids = _random_tickets(api, rng, 24)
+    c = api.container
+    with c.scope() as s:
+        rollups.refresh(s)
+        # the facts kept are those the tickets give, one row per ticket of a rolled-up day
+        start, end = reports.today_vn() - timedelta(days=45), reports.today_vn()
+        kept = {row.ticket_id: row for row in s.scalars(select(ReportTicketFact))}
+        current = dict(rollups.fact_rows(s, [rollups.created_on([(start, end - timedelta(days=1))])], with_ids=True))
+        assert set(kept) == set(current) and kept
+        for ident, fact in current.items():
+            row = kept[ident]
+            assert (row.day, row.unit_code, row.category, row.status, row.rating, row.response_centihours) == (
+                fact.day,
+                fact.unit_code,
+                fact.category,
+                fact.status,
+                fact.rating,
+                fact.response,
+            )
+        actor = s.scalars(select(Official).where(Official.username == "reports.actor")).one()
+        changed = [t for t in (s.get(Ticket, i) for i in ids) if t is not None and t.status == "moi"][:2]
+        assert len(changed) == 2
+        c.ops.reply(s, actor, changed[0], "Đã trả lời.")
+        changed[1].unit_code, changed[1].rating, changed[1].updated_at = "79", 4, utcnow()
+        s.commit()
+        days = {t.created_at.astimezone(VN_TZ).date() for t in changed}
+        cover = rollups.coverage(s, start, end)
+        assert all(any(a <= d <= b for a, b in cover.rolled) for d in days), (days, cover.rolled)
+    _assert_rollups_agree(api, table=False)
+
+
+def test_rolled_up_counts_are_shared_until_the_next_pass(api: Api) -> None:
+    """The roll-ups' counts of a summary are kept in the process for the next askers, and a worker pass that changes
+    the roll-ups is seen at once."""
+    rng = random.Random(5)
+    _random_tickets(api, rng, 12)
+    with api.container.scope() as s:
+        rollups.refresh(s)
+    reports._rolled_cache.clear()
+    with api.container.scope() as s:
+        first = _summary(s, raw=False, unit="TW")
+        assert len(reports._rolled_cache) == 1
+        assert _summary(s, raw=False, unit="TW") == first and len(reports._rolled_cache) == 1
+    _random_tickets(api, rng, 4)  # on past days
+    with api.container.scope() as s:
+        rollups.refresh(s, utcnow() + rollups.WATERMARK_MARGIN * 2)
+        later = _summary(s, raw=False, unit="TW")
+        assert later["total"] == first["total"] + 4
+        assert len(reports._rolled_cache) == 2
+        assert later == _summary(s, raw=True, unit="TW")

@@ -6,14 +6,16 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import jsonschema_rs
 from openpyxl import load_workbook
 from sqlalchemy import select
 
-from backend.db.models import AuditLog
+from backend.db.models import AuditLog, Official, Ticket
 from backend.services import exports
 from backend.services.exports import mask_personal
 
@@ -151,7 +153,7 @@ def test_records_are_read_in_batches_without_skipping_ties(api: Api) -> None:
     codes = [file_ticket(api.container, f"Phản ánh số {i}", "01", "00070", created_at=same) for i in range(5)]
     add_official(api.container, "xa.hk", "00070")
     with api.container.scope() as s:
-        official_id = s.scalars(select(exports.Official.id)).one()
+        official_id = s.scalars(select(Official.id)).one()
     seen = [r["code"] for r in exports.iter_records(api.container.scope, official_id, exports.ExportFilter(), batch=2)]
     assert sorted(seen) == sorted(codes) and len(seen) == 5
 
@@ -163,3 +165,102 @@ def test_mask_personal() -> None:
         assert secret not in masked
     assert masked.startswith("Tôi là [họ tên], sđt [số điện thoại], email [email]; bà [họ tên] ở ngõ 5")
     assert mask_personal("Đường 32 hỏng 300 m từ năm 2019") == "Đường 32 hỏng 300 m từ năm 2019"
+
+
+def _record(**values: Any) -> dict[str, Any]:
+    return dict.fromkeys(exports.KEYS, None) | {"schema_version": "1", "urgent": False, "anonymous": False} | values
+
+
+def _xlsx_rows(body: bytes) -> dict[str, list[tuple[Any, ...]]]:
+    """Every sheet's rows as openpyxl reads them, in both its modes (which must agree)."""
+    full = load_workbook(io.BytesIO(body))
+    streamed = load_workbook(io.BytesIO(body), read_only=True)
+    sheets = {ws.title: list(ws.iter_rows(values_only=True)) for ws in full.worksheets}
+    assert {ws.title: list(ws.iter_rows(values_only=True)) for ws in streamed.worksheets} == sheets
+    return sheets
+
+
+def test_xlsx_export_keeps_texts_that_xml_cannot_carry_as_is(api: Api) -> None:
+    # Word's line break (vertical tab) and other control characters pasted into a petition, and markup characters
+    code = file_ticket(api.container, "Cống <số 3> & rãnh\x0bbị tắc\x1f từ tuần trước", "01", "00070")
+    add_official(api.container, "xa.hk", "00070")
+    r = api.client.get("/api/tickets/export", params={"format": "xlsx"}, headers=api.login("xa.hk"))
+    assert r.status_code == 200
+    rows = _xlsx_rows(r.content)["Phản ánh"]
+    text = dict(zip(rows[0], rows[1], strict=True))
+    assert text["Mã phản ánh"] == code
+    assert text["Nội dung"] == "Cống <số 3> & rãnhbị tắc từ tuần trước"
+
+
+def test_xlsx_cells_keep_types_spaces_and_excel_limits() -> None:
+    long_text = "Nội dung rất dài. " * 2000  # 36,000 characters: more than an Excel cell holds
+    records = [
+        _record(code="PA-0000-0001", urgent=True, rating=4, text="  thụt đầu dòng", unit_name="Phường Hoàn Kiếm"),
+        _record(code="PA-0000-0002", text=long_text, location_text=""),
+    ]
+    body = b"".join(exports.xlsx_chunks(iter(records), contacts=False))
+    header, first, second = _xlsx_rows(body)["Phản ánh"]
+    assert header == tuple(title for key, title in exports.COLUMNS if key not in exports.CONTACT_KEYS)
+    one, two = dict(zip(header, first, strict=True)), dict(zip(header, second, strict=True))
+    assert one["Khẩn cấp"] == "có" and one["Ẩn danh"] == "không" and one["Quá hạn"] is None
+    assert one["Đánh giá (1-5)"] == 4  # a number, not text
+    assert one["Nội dung"] == "  thụt đầu dòng" and one["Đơn vị xử lý"] == "Phường Hoàn Kiếm"
+    assert two["Đánh giá (1-5)"] is None and two["Địa điểm"] is None
+    assert len(two["Nội dung"]) == exports.XLSX_MAX_CHARS and two["Nội dung"].endswith("…")
+    emoji = "👍" * 20_000  # 40,000 UTF-16 units as Excel counts them: cut between two emoji, not inside one
+    body = b"".join(exports.xlsx_chunks(iter([_record(text=emoji)]), contacts=False))
+    cut = _xlsx_rows(body)["Phản ánh"][1][header.index("Nội dung")]
+    assert cut == "👍" * 16_383 + "…"
+    workbook = load_workbook(io.BytesIO(body))
+    sheet = workbook["Phản ánh"]
+    assert sheet["A1"].font.b and not sheet["A2"].font.b and sheet.freeze_panes == "A2"
+    # with contacts the two contact columns come last
+    body = b"".join(exports.xlsx_chunks(iter([_record(contact_name="Nguyễn Văn An")]), contacts=True))
+    header, row = _xlsx_rows(body)["Phản ánh"]
+    assert header[-2:] == ("Họ tên người gửi", "Điện thoại người gửi") and row[-2:] == ("Nguyễn Văn An", None)
+    # no record at all: the header alone
+    assert _xlsx_rows(b"".join(exports.xlsx_chunks(iter([]), contacts=False)))["Phản ánh"] == [header[:-2]]
+
+
+def test_xlsx_is_streamed_while_records_are_read() -> None:
+    consumed = 0
+
+    def records() -> Iterator[dict[str, Any]]:
+        nonlocal consumed
+        for i in range(20_000):
+            consumed += 1
+            yield _record(code=f"PA-{i:04d}-0000", text=f"Phản ánh số {i} về đèn đường hỏng ở tổ dân phố {i % 97}")
+
+    chunks = exports.xlsx_chunks(records(), contacts=False, chunk=16 * 1024)
+    first = next(chunks)
+    assert first.startswith(b"PK\x03\x04") and consumed < 20_000  # bytes go out before the last row is read
+    body = first + b"".join(chunks)
+    assert consumed == 20_000
+    rows = _xlsx_rows(body)["Phản ánh"]
+    assert len(rows) == 20_001 and rows[-1][1] == "PA-19999-0000"
+
+
+def test_xlsx_continues_on_a_new_sheet_beyond_the_row_limit() -> None:
+    records = [_record(code=f"PA-0000-000{i}") for i in range(5)]
+    sheets = _xlsx_rows(b"".join(exports.xlsx_stream(iter(records), False, 64 * 1024, rows_per_sheet=3)))
+    assert list(sheets) == ["Phản ánh", "Phản ánh (2)", "Phản ánh (3)"]
+    assert [len(rows) for rows in sheets.values()] == [3, 3, 2]  # each with the header
+    assert all(rows[0][1] == "Mã phản ánh" for rows in sheets.values())
+    assert [row[1] for rows in sheets.values() for row in rows[1:]] == [r["code"] for r in records]
+    # and before a sheet's XML outgrows a zip entry without ZIP64 (here: 1 byte, one row per sheet)
+    body = b"".join(exports.xlsx_stream(iter(records[:2]), False, 1, exports.XLSX_MAX_ROWS, bytes_per_sheet=1))
+    sheets = _xlsx_rows(body)
+    assert [rows[1][1] for rows in sheets.values()] == ["PA-0000-0000", "PA-0000-0001"] and len(sheets) == 2
+
+
+def test_records_come_newest_first_across_batches(api: Api) -> None:
+    times = [datetime(2026, 11, day, 3, 0, tzinfo=UTC) for day in (1, 3, 3, 3, 2, 5, 4)]
+    codes = [file_ticket(api.container, f"Phản ánh số {i}", "01", "00070", created_at=t) for i, t in enumerate(times)]
+    add_official(api.container, "xa.hk", "00070")
+    with api.container.scope() as s:
+        official_id = s.scalars(select(Official.id)).one()
+        ids = {code: ident for code, ident in s.execute(select(Ticket.code, Ticket.id))}
+    expected = sorted(codes, key=lambda c: (times[codes.index(c)], ids[c]), reverse=True)
+    for batch in (1, 2, 3, 1000):
+        seen = exports.iter_records(api.container.scope, official_id, exports.ExportFilter(), batch=batch)
+        assert [r["code"] for r in seen] == expected, batch

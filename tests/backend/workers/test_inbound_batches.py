@@ -148,3 +148,63 @@ def test_a_poison_message_fails_alone_and_is_given_up_after_its_attempts(factory
         poison = s.get(Message, stored[0].message_id)
         assert poison is not None and poison.processed_at is not None  # given up: no longer blocks the chat
         assert poison.process_attempts == MAX_PROCESS_ATTEMPTS
+
+
+def test_group_commit_lanes_keep_each_senders_arrival_order(factory: sessionmaker[Session]) -> None:
+    """Lanes commit concurrently, but one sender's messages share a lane: they are numbered in the order they came,
+    which is the order the worker answers them in."""
+    intake = Intake(scope_of(factory), echo)
+    group = GroupCommit(intake.store_many, lanes=4)
+
+    async def main() -> list[Stored]:
+        results: list[Stored] = []
+        for wave in range(5):  # each wave arrives while the previous ones may still be committing
+            calls = [group.store(msg(f"{u}-{wave}", str(u))) for u in range(12)]
+            results += await asyncio.gather(*calls)
+        return results
+
+    stored = asyncio.run(main())
+    assert len({s.message_id for s in stored}) == 60
+    with factory() as s:
+        rows = s.execute(select(Message.id, Message.platform_message_id, Message.citizen_id)).all()
+    by_sender: dict[int | None, list[tuple[int, str]]] = {}
+    for row_id, pid, citizen in rows:
+        by_sender.setdefault(citizen, []).append((row_id, pid or ""))
+    for sent in by_sender.values():
+        waves = [int(pid.rsplit("-", 1)[1]) for _, pid in sorted(sent)]
+        assert waves == sorted(waves)
+
+
+def test_processing_records_the_senders_last_message_and_new_chat_but_never_for_an_erased_citizen(
+    factory: sessionmaker[Session],
+) -> None:
+    """Acknowledging writes nothing for a known sender; processing records their last inbound time and follows a
+    changed chat id (replies go there), except for a citizen whose data was erased meanwhile."""
+    scope = scope_of(factory)
+    intake = Intake(scope, echo)
+    (first,) = intake.store_many([msg("a1", "77")])
+    intake.process_many([first.message_id])
+    moved = InboundMessage(channel="telegram", platform_message_id="a2", user_id="77", chat_id="group-9", text="a2")
+    (second,) = intake.store_many([moved])
+    with factory() as s:
+        citizen = s.get(Citizen, second.citizen_id)
+        assert citizen is not None and citizen.chat_id == "77"  # the acknowledgement changed nothing
+        before = citizen.last_inbound_at
+    intake.process_many([second.message_id])
+    with factory() as s:
+        citizen = s.get(Citizen, second.citizen_id)
+        row = s.get(Message, second.message_id)
+        assert citizen is not None and row is not None
+        assert citizen.chat_id == "group-9"
+        assert citizen.last_inbound_at == row.created_at and before is not None and row.created_at >= before
+        assert s.scalars(select(OutboxItem.chat_id).order_by(OutboxItem.id.desc())).first() == "group-9"
+        citizen.erased_at, citizen.chat_id, citizen.last_inbound_at = row.created_at, "", None
+        s.commit()
+    (third,) = intake.store_many([msg("a3", "77")])  # stored before the erasure reached this process
+    with factory() as s:  # the erased row keeps its platform id in this test: the message is attached to it
+        third_row = s.get(Message, third.message_id)
+        assert third_row is not None and third_row.citizen_id == second.citizen_id
+    intake.process_many([third.message_id])
+    with factory() as s:
+        citizen = s.get(Citizen, second.citizen_id)
+        assert citizen is not None and citizen.chat_id == "" and citizen.last_inbound_at is None

@@ -99,3 +99,44 @@ def test_outbox_messages_follow_the_draft_and_ticket_of_their_turn(factory: sess
         ]
         assert all(m.ticket_id is None for m in rows if m.text in ("m4", "Xin chào", "m5", "Không tìm thấy"))
         assert {m.draft_id for m in rows if m.ticket_id == ticket_id} == {"d1", None}  # None: the official reply
+
+
+def test_a_batch_of_deliveries_is_recorded_with_two_reads_and_links_each_reply(factory: sessionmaker[Session]) -> None:
+    """The outbox recorded each delivery with two reads of its own (the item, the message it answers): at a hundred
+    items per batch, most of the worker's time. The batch is now read at once, and each reply still follows the
+    draft of the message it answers."""
+    from collections import Counter
+
+    from sqlalchemy import event
+
+    from backend.workers.outbox import mark_sent_many
+
+    @contextmanager
+    def scope() -> Iterator[Session]:
+        with factory() as s:
+            yield s
+
+    intake = Intake(scope, lambda c, m: Turn([Reply(f"đáp {m.text}")], draft_id=f"d-{m.text}"))
+    for n in range(12):
+        msg = InboundMessage(channel="telegram", platform_message_id=f"b{n}", user_id="42", chat_id="42", text=str(n))
+        intake.process(intake.store(msg).message_id)
+    with factory() as s:
+        items = list(s.scalars(select(OutboxItem).where(OutboxItem.status == "pending").order_by(OutboxItem.id)))
+        assert len(items) == 12
+        reads: Counter[str] = Counter()
+        bind = s.get_bind()
+
+        def count(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+            if statement.lstrip().upper().startswith("SELECT"):
+                reads[statement.split("FROM", 1)[1].split()[0]] += 1
+
+        event.listen(bind, "before_cursor_execute", count)
+        try:
+            mark_sent_many(s, [(i.id, [f"sent-{i.id}"]) for i in items])
+            s.commit()
+        finally:
+            event.remove(bind, "before_cursor_execute", count)
+        assert sum(reads.values()) == 2, reads
+        replies = s.scalars(select(Message).where(Message.direction == "out").order_by(Message.id)).all()
+        assert [r.draft_id for r in replies] == [f"d-{n}" for n in range(12)]
+        assert all(i.status == "sent" for i in s.scalars(select(OutboxItem)))
