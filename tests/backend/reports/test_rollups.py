@@ -254,7 +254,7 @@ def test_a_change_between_passes_keeps_its_day_on_the_rollups(api: Api) -> None:
     """A ticket changed after the worker's pass no longer sends its whole day back to the tickets: the day stays on
     the roll-ups, corrected by the facts the ticket was rolled up with and its current ones — and the figures stay
     those of the tickets."""
-    from backend.db.models import ReportTicketFact
+    from backend.db.rollup_models import ReportTicketFact
 
     rng = random.Random(21)
     add_official(api.container, "hk.rollup", "00070", "officer")
