@@ -202,6 +202,9 @@ def _say(url: str, session: str, text: str, payload: str | None = None) -> list[
             headers={"X-Chat-Session": session},
             timeout=60,
         )
+        if r.status_code == 429 and time.monotonic() < deadline:  # the "starting up" answers count against the
+            time.sleep(min(float(r.headers.get("Retry-After", "5")), 10.0))  # session's 20 per minute: wait, retry
+            continue
         assert r.status_code == 200, r.text
         replies: list[dict[str, Any]] = r.json()["replies"]
         if [m["text"] for m in replies] != [STARTING_UP]:
