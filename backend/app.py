@@ -173,6 +173,20 @@ async def _run_workers(container: Container, stop: asyncio.Event) -> None:
     await run_workers(container, stop)
 
 
+class GopyApp(FastAPI):
+    """FastAPI, with the platforms' webhooks answered before its middleware and routing (``/webhooks/``: the path of
+    a flood; see backend/api/routes/webhooks.py)."""
+
+    platform_webhooks: ASGIApp | None = None  # (FastAPI's own ``webhooks`` is the OpenAPI document's section)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        hooks = self.platform_webhooks
+        if hooks is not None and scope["type"] == "http" and scope["path"].startswith(webhooks.PREFIX):
+            await hooks(scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
+
+
 def create_app(settings: Settings | None = None, container: Container | None = None) -> FastAPI:
     settings = settings or (container.settings if container else get_settings())
     container = container or Container(settings)
@@ -196,7 +210,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
                 await task
             await container.aclose()
 
-    app = FastAPI(
+    app = GopyApp(
         title="gopy — Mặt trận số",
         summary="Citizens' feedback channel of the Vietnam Fatherland Front: web chat, webhooks, officials' API.",
         version="0.1.0",
@@ -205,7 +219,8 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         redoc_url=None,
     )
     app.state.container = container
-    app.openapi = api_docs.vietnam_time_examples(app)  # type: ignore[method-assign]  # +07:00 in the examples
+    documented = api_docs.vietnam_time_examples(app)  # +07:00 in the examples
+    app.openapi = lambda: webhooks.document(documented(), sorted(container.channels.channels))  # type: ignore[method-assign]
     app.state.live = LiveHub(container.live_bus)  # the console's event streams (GET /console/events)
     app.add_middleware(BodyLimit)
     app.add_middleware(SecurityHeaders)  # CSP, framing, no-store on officials' pages and API
@@ -219,7 +234,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     def root() -> dict[str, Any]:
         return {"name": "gopy", "chat": "/chat", "console": "/console", "docs": "/docs"}
 
-    app.include_router(webhooks.router)  # first: routes are matched in order, and a flood arrives here
+    app.platform_webhooks = webhooks.WebhookEndpoint(lambda: app.state.container.channels)
     for extra in (ticket_exports, report_files):  # before tickets: /api/tickets/export is not a ticket code
         app.include_router(extra.router)
     for module in (health, webchat, nlu, auth, tickets, open311):

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.console import Console
 
+from backend.channels_cli import ChannelCommandsGroup
 from backend.config import get_settings
 
 if TYPE_CHECKING:
@@ -18,7 +19,11 @@ if TYPE_CHECKING:
     from backend.container import Container
     from backend.db.models import Official
 
-app = typer.Typer(help="gopy — kênh góp ý Mặt trận số (Digital Front feedback channel).", no_args_is_help=True)
+app = typer.Typer(
+    help="gopy — kênh góp ý Mặt trận số (Digital Front feedback channel).",
+    no_args_is_help=True,
+    cls=ChannelCommandsGroup,  # gopy telegram|zalo|zalobot ...: each channel's own commands, built when asked for
+)
 db_app = typer.Typer(help="Database migrations.", no_args_is_help=True)
 admin_app = typer.Typer(help="Officials and administration.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
@@ -612,9 +617,6 @@ def _mount_optional() -> None:
     app.add_typer(
         nlu_app, name="nlu", help="Train, evaluate, activate and run the Vietnamese NLU.", callback=_nlu_settings
     )
-    from backend.channels_cli import add_channel_commands
-
-    add_channel_commands(app)  # gopy telegram|zalo|zalobot ...: each channel's own commands (bot/registry.py)
 
 
 _mount_optional()

@@ -46,7 +46,7 @@ def inline_hashes(html: str, tag: str) -> list[str]:
     ]
 
 
-def _headers_for(path: str) -> dict[str, str]:
+def headers_for(path: str) -> dict[str, str]:
     if path == "/console" or path.startswith("/console/"):
         extra = {"content-security-policy": CONSOLE_CSP, "x-frame-options": "DENY"}
         if not path.startswith("/console/static/"):
@@ -75,7 +75,7 @@ class SecurityHeaders:
             await self.app(scope, receive, send)
             return
         path: str = scope["path"]
-        wanted = _headers_for(path)
+        wanted = headers_for(path)
         if path in HASHED_PAGES:
             await self._hashed(scope, receive, send, wanted)
             return

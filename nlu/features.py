@@ -1,13 +1,19 @@
-"""Feature views of a message: diacritic-free characters and words, and segmented words with diacritics."""
+"""Feature views of a message: diacritic-free characters and words, and segmented words with diacritics.
+
+``build_features`` is the scikit-learn feature union training fits; ``nlu.linear`` computes the same features from
+its arrays (a change here needs a new ``nlu.linear.VIEWS`` name and the same change there).
+"""
 
 from __future__ import annotations
 
-from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.pipeline import FeatureUnion
+from typing import TYPE_CHECKING
 
 from nlu.normalize import normalize
 from nlu.segment import segment
 from nlu.vocab import strip_diacritics
+
+if TYPE_CHECKING:  # scikit-learn loads for training only
+    from sklearn.pipeline import FeatureUnion
 
 
 def views(text: str) -> str:
@@ -29,6 +35,9 @@ def _words(doc: str) -> list[str]:
 
 
 def build_features() -> FeatureUnion:
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.pipeline import FeatureUnion
+
     return FeatureUnion(
         [
             (

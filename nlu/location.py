@@ -196,6 +196,7 @@ WARD_TYPES = {
 }
 _TOKEN = re.compile(r"[a-z0-9]+")
 _SPLIT = re.compile(r"^(p|q|f|x|h)(\d{1,2})$")
+_SPLIT_LETTERS = frozenset("pqfxh")
 
 
 @dataclass(frozen=True)
@@ -297,6 +298,14 @@ class LocationExtractor:
 
     def _finish(self) -> None:
         self._prefixes = {id(getattr(self, name)): self.name_prefixes[name] for name in self._TABLES}
+        # the words a mention can start with: a prefix ("xã", "ở"...), a province or an old district name (a commune
+        # or old ward is read only after a prefix); ``_scan_at`` finds nothing at any other word. At the first word
+        # of an old district name only (no prefix, no province), it reads a name written with a capital only.
+        starters = {p for p in self.name_prefixes["provinces"] if " " not in p}
+        for options in (PROVINCE_PREFIXES, WARD_PREFIXES, DISTRICT_PREFIXES, PLACE_MARKERS):
+            starters.update(_BY_FIRST_WORD[id(options)])
+        self._starters = frozenset(starters)
+        self._capital_starters = frozenset(p for p in self.name_prefixes["districts"] if " " not in p) - starters
 
     # -- the index, stored ----------------------------------------------------------------------------------
     _TABLES = ("provinces", "communes", "old_wards", "districts")
@@ -348,12 +357,12 @@ class LocationExtractor:
         """Tokens of the folded text (``fold_chars``): (word, start, end); "q1" is two tokens."""
         out = []
         for m in _TOKEN.finditer(folded):
-            split = _SPLIT.match(m.group(0))
+            word = m.group(0)
+            split = _SPLIT.match(word) if 1 < len(word) < 4 and word[0] in _SPLIT_LETTERS else None
             if split:
                 cut = m.start() + len(split.group(1))
                 out += [(split.group(1), m.start(), cut), (str(int(split.group(2))), cut, m.end())]
             else:
-                word = m.group(0)
                 out.append((str(int(word)) if word.isdigit() else word, m.start(), m.end()))
         return out
 
@@ -361,12 +370,14 @@ class LocationExtractor:
     def _segments(text: str, tokens: list[tuple[str, int, int]]) -> list[int]:
         """Segment number of each token: a comma, full stop, semicolon or line break starts a new one, so a name
         never runs across "Tân Phú, Đồng Nai"."""
-        seg, out, prev_end = 0, [], 0
-        for _, start, end in tokens:
-            if _BREAK.search(text[prev_end:start]):
+        breaks = [m.start() for m in _BREAK.finditer(text)]  # never inside a token: between two, or before the first
+        seg, out, k = 0, [], 0
+        for _, start, _ in tokens:
+            if k < len(breaks) and breaks[k] < start:
                 seg += 1
+                while k < len(breaks) and breaks[k] < start:
+                    k += 1
             out.append(seg)
-            prev_end = end
         return out
 
     @staticmethod
@@ -396,8 +407,13 @@ class LocationExtractor:
         tokens = self._tokens(folded)
         seg = self._segments(folded, tokens)
         found: list[_Mention] = []
+        starters, capital = self._starters, self._capital_starters
         i = 0
         while i < len(tokens):
+            word = tokens[i][0]
+            if word not in starters and not (word in capital and i > 0 and text[tokens[i][1]].isupper()):
+                i += 1
+                continue
             step = self._scan_at(text, tokens, seg, i, found)
             i += max(step, 1)
         if found and not any(m.kind in ("ward", "bare_ward") for m in found):

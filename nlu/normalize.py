@@ -111,8 +111,8 @@ ABBREVIATIONS: dict[str, str] = {
     "ntn?": "như thế nào",
 }
 _WORD_RE = re.compile(r"\w+[?]?|[^\w\s]", re.UNICODE)
-_SPACE_RE = re.compile(r"\s+")
-_PUNCT_GLUE = re.compile(r"([.,;:!?()\"'])")
+# Punctuation set apart by spaces (``str.translate``: one pass, no regular expression).
+PUNCT_APART = {ord(ch): f" {ch} " for ch in ".,;:!?()\"'"}
 
 
 def fix_tone_marks(text: str) -> str:
@@ -123,15 +123,13 @@ def fix_tone_marks(text: str) -> str:
 def expand_abbreviations(text: str) -> str:
     """Expand chat spelling on whole words of lower-cased text."""
     words = text.split()
-    return " ".join(ABBREVIATIONS.get(w, w) for w in words)
+    return " ".join(map(ABBREVIATIONS.get, words, words))
 
 
 def normalize(text: str) -> str:
     """NFC, lower case, modern tone marks, punctuation spaced, abbreviations expanded, spaces collapsed."""
-    text = fix_tone_marks(nfc(text).lower())
-    text = _PUNCT_GLUE.sub(r" \1 ", text)
-    text = _SPACE_RE.sub(" ", text).strip()
-    return expand_abbreviations(text)
+    text = fix_tone_marks(nfc(text).lower()).translate(PUNCT_APART)
+    return expand_abbreviations(text)  # its split() collapses the spaces (the same characters as the pattern \s)
 
 
 def has_diacritics(text: str) -> bool:

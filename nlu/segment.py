@@ -4,10 +4,11 @@
 handing them to the tagger. The model is a linear-chain CRF over two labels (``B-W`` starts a word, ``I-W``
 continues it), so a token's label scores are sums of attribute weights, each attribute depending on one, two or
 three tokens of the window -2..+2. :class:`CrfSegmenter` reads the same model files (the CRFsuite model, the
-feature templates and the dictionary), sums the weights of each token, token pair and token triple once (cached:
-distinct messages share most of their words and pairs) and decodes with Viterbi. Tokenisation is underthesea's own
-regular expression. ``tests/nlu/test_segment.py`` checks that the output equals ``word_tokenize`` on every training
-and held-out message; a model whose templates are not the known ones is run by underthesea itself.
+feature templates and the dictionary), sums the weights of each token, token pair and token triple once, adds up
+the spans that begin at the same token (cached by the three tokens from there: distinct messages share most of their
+words, pairs and triples), so a token's score is five additions, and decodes with Viterbi. Tokenisation is
+underthesea's own regular expression. ``tests/nlu/test_cache.py`` checks that the output equals ``word_tokenize`` on
+every training and held-out message; a model whose templates are not the known ones is run by underthesea itself.
 
 The compiled weights can be stored (marshal) in a cache directory, keyed by a hash of the model files, so a process
 does not parse the 5 MB model at start-up (see :mod:`nlu.cache`).
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import importlib.util
 import marshal
+import operator
 import re
 import struct
 import unicodedata
@@ -63,7 +65,12 @@ def _attributes(span: tuple[int, int]) -> tuple[tuple[str, str], ...]:
 # position ``start`` plays the offsets (start - 2, start - 2 + length - 1).
 _BY_SIZE = {n: [_attributes((start - 2, start - 2 + n - 1)) for start in range(6 - n)] for n in (1, 2, 3)}
 _BOS, _EOS = "\x00BOS", "\x00EOS"  # padding tokens (never produced by the tokeniser)
-CACHE_VERSION = 2
+# The functions the spans of each length use (the others are not computed), and the values of a padded span.
+_NEEDED = {n: {fn for attributes in spans for fn, _ in attributes} for n, spans in _BY_SIZE.items()}
+_LOWER_USED = {n: "lower" in functions for n, functions in _NEEDED.items()}  # no "T[0,2].lower" attribute
+_PADDING = {pad: dict.fromkeys(_FUNCTIONS, pad) for pad in ("BOS", "EOS")}
+_ABSENT = "\x00"  # a value no attribute has
+CACHE_VERSION = 3
 
 
 class CrfFormatError(ValueError):
@@ -135,7 +142,22 @@ def _compile(directory: Path) -> dict[str, Any]:
         "weights": {a: (w[order[0]], w[order[1]]) for a, w in weights.items()},
         "trans": tuple(tuple(trans[i][j] for j in order) for i in order),
         "dictionary": sorted(str(w) for w in joblib.load(directory / "dictionary.bin")),
+        "texts": _attribute_texts(weights),
     }
+
+
+def _attribute_texts(weights: dict[str, Any]) -> dict[int, list[str]]:
+    """The values of the text attributes (the tokens, their lower case) by number of tokens of their span."""
+    texts: dict[int, set[str]] = {1: set(), 2: set(), 3: set()}
+    for attribute in weights:
+        name, _, value = attribute.partition("=")
+        span, _, fn = name.partition(".")
+        if fn in ("", "lower"):
+            bounds = [int(x) for x in span[2:-1].split(",")]
+            texts[bounds[-1] - bounds[0] + 1].add(value)
+    if any(_ABSENT in found for found in texts.values()):
+        raise CrfFormatError("an attribute value the segmenter reserves")
+    return {size: sorted(found) for size, found in texts.items()}
 
 
 def _istitle(token: str) -> bool:
@@ -146,17 +168,34 @@ def _isdigit(token: str) -> bool:
     return token.isascii() and token.isdigit()
 
 
+def _summed(head: tuple[float, ...], tail: tuple[float, ...], places: int) -> tuple[float, ...]:
+    """``head`` with ``tail`` added to its first ``places`` values, value by value (the same additions, in the same
+    order, as the scores' sums the segmenter is checked against)."""
+    return tuple(map(operator.add, head[:places], tail[:places])) + head[places:]
+
+
 class CrfSegmenter:
     """underthesea's word segmentation on its own model files; ``segment`` equals ``word_tokenize(format="text")``."""
 
     def __init__(self, compiled: dict[str, Any]) -> None:
         self.weights: dict[str, tuple[float, float]] = compiled["weights"]
         self.trans: tuple[tuple[float, float], tuple[float, float]] = compiled["trans"]
-        self.dictionary = frozenset(compiled["dictionary"])
-        # (B-W, I-W) scores remembered: of each span of tokens (per span of the window), and of whole windows
-        self._span_caches: list[dict[tuple[str, ...], tuple[float, ...]]] = [{}, {}, {}]  # by span length
-        self._windows: dict[tuple[str, ...], tuple[float, float]] = {}
+        # Sets of words as dictionaries with no values: a dictionary that holds only strings is not tracked by the
+        # garbage collector, so its full collections do not visit these ~100,000 words (a set is always visited).
+        self.dictionary: dict[str, None] = dict.fromkeys(compiled["dictionary"])
+        # the token texts (as they are, or lower case) some attribute of a span of 1, 2, 3 tokens names
+        self._texts: dict[int, dict[str, None]] = {size: dict.fromkeys(compiled["texts"][size]) for size in (1, 2, 3)}
+        self._by_flags: dict[tuple[int, bool, bool, bool], tuple[float, ...]] = {}
+        # (B-W, I-W) scores remembered of each span of tokens (at every place of the window): of one token (by its
+        # text); by two tokens, the one- and two-token spans that begin at the first (``_opening``); by three tokens,
+        # all the spans that begin at the first (``_starting``)
+        self._span_caches: tuple[
+            dict[str, tuple[float, ...]],
+            dict[tuple[str, ...], tuple[float, ...]],
+            dict[tuple[str, ...], tuple[float, ...]],
+        ] = ({}, {}, {})
         self._normal: dict[str, str] = {}
+        self._chunks: dict[str, list[str]] = {}  # a chunk of text (with its following space) → its tokens
         tok = compiled["tokenizer"]
         self._pattern = re.compile(tok["pattern"], tok["flags"])
         self._character_map: dict[str, str] = tok["character_map"]
@@ -164,8 +203,9 @@ class CrfSegmenter:
 
     def clear(self) -> None:
         """Forget the remembered scores and tokens (the results do not change)."""
-        self._windows.clear()
         self._normal.clear()
+        self._chunks.clear()
+        self._by_flags.clear()
         for cache in self._span_caches:
             cache.clear()
 
@@ -180,7 +220,7 @@ class CrfSegmenter:
             build=lambda: _compile(directory),
             dump=marshal.dumps,
             load=marshal.loads,
-            valid=lambda c: isinstance(c, dict) and {"weights", "trans", "dictionary", "tokenizer"} <= set(c),
+            valid=lambda c: isinstance(c, dict) and {"weights", "trans", "dictionary", "tokenizer", "texts"} <= set(c),
         )
         return cls(compiled)
 
@@ -201,8 +241,31 @@ class CrfSegmenter:
 
     def tokenize(self, text: str) -> list[str]:
         """underthesea's ``regex_tokenize.tokenize`` (its pattern and maps, taken from underthesea when the model
-        is compiled), with the per-token normalisation remembered."""
+        is compiled), with the tokens of each space-separated chunk remembered.
+
+        No alternative of the pattern matches a space, and the pattern looks beyond a match only at the end of the
+        text (``(?!$)``, ``(?=$)``: a chunk followed by a space is read with its space) and at a word boundary or
+        "@" before it (a space reads as the start of the text does), so the tokens of the text are those of its
+        chunks. The one exception, ``Th.S`` (whose dot matches a space), sends a text holding "Th" to the whole
+        pattern."""
         text = self._normalize_text(text)
+        if "Th" in text:
+            return self._tokens(text)
+        chunks = self._chunks
+        out: list[str] = []
+        last = text.count(" ")
+        for n, chunk in enumerate(text.split(" ")):
+            key = chunk if n == last else chunk + " "
+            found = chunks.get(key)
+            if found is None:
+                found = self._tokens(key)
+                if len(chunks) > 200_000:
+                    chunks.clear()
+                chunks[key] = found
+            out += found
+        return out
+
+    def _tokens(self, text: str) -> list[str]:
         out = []
         normal = self._normal
         for m in self._pattern.finditer(text):
@@ -218,22 +281,44 @@ class CrfSegmenter:
     # -- scores ------------------------------------------------------------------------------------------------
     def _span_scores(self, words: tuple[str, ...]) -> tuple[float, ...]:
         """(B-W, I-W) of every span of the window these words can fill, in ``_BY_SIZE`` order, flattened."""
+        size = len(words)
+        text = words[0] if size == 1 else " ".join(words)
+        lower = text.lower()
+        texts = self._texts[size]
+        # a padding token holds "\x00", which no attribute value holds (a token holding it is scored the long way,
+        # with the same result)
+        if text in texts or "\x00" in text or (_LOWER_USED[size] and lower in texts):
+            return self._all_scores(words, text, lower)
+        # Neither the words nor their lower case name any attribute: the scores depend on the yes/no functions only
+        in_dict = lower in self.dictionary
+        digit = size == 1 and text.isascii() and text.isdigit()  # isdigit is an attribute of single tokens only
+        title = True  # _istitle of every word
+        for word in words:
+            if word[:1].islower():
+                title = False
+                break
+        key = (size, in_dict, digit, title)
+        found = self._by_flags.get(key)
+        if found is None:
+            values = {"": _ABSENT, "lower": _ABSENT, "is_in_dict": str(in_dict), "isdigit": str(digit)}
+            found = self._by_flags[key] = self._weigh(size, {**values, "istitle": str(title)})
+        return found
+
+    def _all_scores(self, words: tuple[str, ...], text: str, lower: str) -> tuple[float, ...]:
         if _BOS in words:
-            values = dict.fromkeys(_FUNCTIONS, "BOS")
-        elif _EOS in words:
-            values = dict.fromkeys(_FUNCTIONS, "EOS")
-        else:
-            lower = " ".join(words).lower()
-            values = {
-                "": " ".join(words),
-                "lower": lower,
-                "isdigit": str(all(_isdigit(w) for w in words)),
-                "istitle": str(all(_istitle(w) for w in words)),
-                "is_in_dict": str(lower in self.dictionary),
-            }
+            return self._weigh(len(words), _PADDING["BOS"])
+        if _EOS in words:
+            return self._weigh(len(words), _PADDING["EOS"])
+        needed = _NEEDED[len(words)]
+        values = {"": text, "lower": lower, "is_in_dict": "True" if lower in self.dictionary else "False"}
+        values["isdigit"] = "True" if "isdigit" in needed and all(_isdigit(w) for w in words) else "False"
+        values["istitle"] = "True" if "istitle" in needed and all(_istitle(w) for w in words) else "False"
+        return self._weigh(len(words), values)
+
+    def _weigh(self, size: int, values: dict[str, str]) -> tuple[float, ...]:
         out: list[float] = []
         weights = self.weights
-        for attributes in _BY_SIZE[len(words)]:
+        for attributes in _BY_SIZE[size]:
             b = i = 0.0
             for fn, prefix in attributes:
                 w = weights.get(prefix + values[fn])
@@ -243,31 +328,42 @@ class CrfSegmenter:
             out += (b, i)
         return tuple(out)
 
-    def _window_score(self, window: tuple[str, ...]) -> tuple[float, float]:
-        """The (B-W, I-W) score of the middle token of a five-token window: the weights of its attributes."""
-        parts = []
-        for size, cache in enumerate(self._span_caches, 1):
-            for start in range(6 - size):  # the window's spans of this size, leftmost first (``_BY_SIZE`` order)
-                words = window[start : start + size]
-                s = cache.get(words)
-                if s is None:
-                    s = cache[words] = self._span_scores(words)
-                parts.append((s[2 * start], s[2 * start + 1]))
-        return sum(p[0] for p in parts), sum(p[1] for p in parts)
+    def _opening(self, pair: tuple[str, str]) -> tuple[float, ...]:
+        """The scores of the one- and two-token spans that begin at the first of two tokens, added place by place
+        of the window (as ``_starting``, without the three-token span)."""
+        singles = self._span_caches[0]
+        word = pair[0]
+        one = singles.get(word) or singles.setdefault(word, self._span_scores((word,)))
+        two = self._span_scores(pair)
+        return _summed(one, two, 8)
+
+    def _starting(self, triple: tuple[str, str, str]) -> tuple[float, ...]:
+        """The scores of the spans that begin at the first of three tokens (its one-, two- and three-token spans),
+        added place by place of the window: (B-W, I-W) of the window places 0 to 4, flattened."""
+        pairs = self._span_caches[1]
+        pair = triple[:2]
+        two = pairs.get(pair) or pairs.setdefault(pair, self._opening(pair))
+        three = self._span_scores(triple)
+        return _summed(two, three, 6)
 
     def _state_scores(self, tokens: Sequence[str]) -> list[tuple[float, float]]:
-        padded = (_BOS, _BOS, *tokens, _EOS, _EOS)
-        windows = self._windows
-        out = []
-        for pos in range(len(tokens)):
-            window = padded[pos : pos + 5]
-            s = windows.get(window)
-            if s is None:
-                s = windows[window] = self._window_score(window)
-            out.append(s)
-        if len(windows) > 500_000:
+        """The (B-W, I-W) score of each token: the weights of the attributes of its five-token window.
+
+        The spans that begin at a token are scored together, once per three tokens (remembered across messages:
+        distinct messages share most of their words and word triples); a token's score adds, for each place of its
+        window, the spans that begin there."""
+        padded = (_BOS, _BOS, *tokens, _EOS, _EOS, _EOS, _EOS)  # the last two only fill the triples of the end
+        starts = self._span_caches[2]
+        get, keep, make = starts.get, starts.setdefault, self._starting
+        # a triple's scores, or (not seen before) computed and remembered: the scores are never an empty tuple
+        found = [get(k) or keep(k, make(k)) for k in zip(padded, padded[1:], padded[2:], strict=False)]
+        if len(starts) > 500_000:
             self.clear()
-        return out
+        # token t: its window place k is the place k of the spans that begin at token t + k
+        return [
+            (g0[0] + g1[2] + g2[4] + g3[6] + g4[8], g0[1] + g1[3] + g2[5] + g3[7] + g4[9])
+            for g0, g1, g2, g3, g4 in zip(found, found[1:], found[2:], found[3:], found[4:], strict=False)
+        ]
 
     def tags(self, tokens: Sequence[str]) -> list[int]:
         """Viterbi over the two labels (0 = B-W, 1 = I-W); ties go to the lower label, as in CRFsuite."""

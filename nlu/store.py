@@ -20,10 +20,11 @@ from typing import TYPE_CHECKING, Any
 from nlu.rasa_data import Example, load_examples
 from nlu.training_data import training_paths
 
-if TYPE_CHECKING:  # scikit-learn and joblib load with the first model, not with every ``gopy`` command
+if TYPE_CHECKING:  # numpy loads with the first model, not with every ``gopy`` command
     from nlu.classifier import IntentClassifier
 
-MODEL_FILE = "model.joblib"
+MODEL_FILE = "model.npz"  # the classifier's arrays (nlu.linear): loads without scikit-learn
+LEGACY_MODEL_FILE = "model.joblib"  # models written before: a pickled scikit-learn pipeline
 META_FILE = "metadata.json"
 ACTIVE_FILE = "ACTIVE"
 BOOTSTRAP_LOCK = ".bootstrap.lock"
@@ -35,6 +36,11 @@ log = logging.getLogger(__name__)
 
 class ModelStoreError(RuntimeError):
     pass
+
+
+def has_model(path: Path) -> bool:
+    """Whether ``path`` holds a saved model (this format or the one before)."""
+    return (path / MODEL_FILE).is_file() or (path / LEGACY_MODEL_FILE).is_file()
 
 
 @dataclass(frozen=True)
@@ -86,10 +92,10 @@ class ModelStore:
                 raise ModelStoreError(f"no models in {self.root}")
             return versions[-1].path
         candidate = Path(ref)
-        if (candidate / MODEL_FILE).exists():
+        if has_model(candidate):
             return candidate
         path = self.path(ref)
-        if not (path / MODEL_FILE).exists():
+        if not has_model(path):
             raise ModelStoreError(f"unknown model {ref!r} (see gopy nlu models)")
         return path
 
@@ -111,7 +117,7 @@ class ModelStore:
         path = self.path(ref)
         if path.is_symlink() or path.resolve().parent != root:
             raise ModelStoreError(f"{ref!r} leads outside the model store {self.root}: refused")
-        if not (path / MODEL_FILE).is_file():
+        if not has_model(path):
             raise ModelStoreError(f"unknown model {ref!r} in the model store {self.root} (see gopy nlu models)")
         return ref
 
@@ -130,9 +136,11 @@ class ModelStore:
         target = out or self.path(version)
         tmp = target.with_name(f".{target.name}.tmp")
         tmp.mkdir(parents=True, exist_ok=True)
-        import joblib
+        if classifier.model is None:
+            raise ModelStoreError("the classifier is not trained")
+        from nlu import linear
 
-        joblib.dump({"classifier": classifier, "version": version}, tmp / MODEL_FILE)  # uncompressed: loads ~6x faster
+        linear.save(classifier.model, tmp / MODEL_FILE)
         (tmp / META_FILE).write_text(json.dumps(metadata, ensure_ascii=False, indent=2), encoding="utf-8")
         if target.exists():
             raise ModelStoreError(f"{target} already exists")
@@ -174,7 +182,13 @@ def version_mismatches(metadata: dict[str, Any]) -> list[str]:
 
 def load_model(path: Path) -> tuple[IntentClassifier, dict[str, Any]]:
     """Load a saved model; a warning is logged when it was trained with other library versions than the running
-    ones (retrain with `gopy nlu train` and activate the new version)."""
+    ones (retrain with `gopy nlu train` and activate the new version).
+
+    A model of the format before (``model.joblib``, a pickled scikit-learn pipeline) still loads, through
+    scikit-learn (slower: retraining writes the current format)."""
+    from nlu import linear
+    from nlu.classifier import IntentClassifier
+
     try:
         meta = json.loads((path / META_FILE).read_text(encoding="utf-8"))
         mismatches = version_mismatches(meta)
@@ -185,17 +199,36 @@ def load_model(path: Path) -> tuple[IntentClassifier, dict[str, Any]]:
                 meta.get("version", path.name),
                 "; ".join(mismatches),
             )
-        import joblib
-
-        from nlu.classifier import IntentClassifier
-
-        bundle = joblib.load(path / MODEL_FILE)  # only files this store wrote
+        if not (path / MODEL_FILE).is_file() and (path / LEGACY_MODEL_FILE).is_file():
+            return _load_legacy(path), meta
+        model = linear.load(path / MODEL_FILE)
+    except linear.LinearModelError as exc:
+        raise ModelStoreError(
+            f"cannot load model from {path}: {exc}; retrain it with `gopy nlu train` and activate the new version"
+        ) from exc
     except (OSError, ValueError, EOFError, KeyError, AttributeError, ImportError) as exc:
         raise ModelStoreError(f"cannot load model from {path}: {exc}") from exc
-    classifier = bundle.get("classifier") if isinstance(bundle, dict) else None
-    if not isinstance(classifier, IntentClassifier):
+    return IntentClassifier(model=model), meta
+
+
+def _load_legacy(path: Path) -> IntentClassifier:
+    """A model saved as a pickled scikit-learn pipeline (``model.joblib``), turned into arrays."""
+    import joblib
+
+    from nlu.classifier import IntentClassifier
+    from nlu.linear import LinearModel
+
+    log.warning(
+        "NLU model %s is in the format before (%s): it loads through scikit-learn, slowly; retrain it with "
+        "`gopy nlu train` and activate the new version",
+        path.name,
+        LEGACY_MODEL_FILE,
+    )
+    bundle = joblib.load(path / LEGACY_MODEL_FILE)  # only files this store wrote
+    old = bundle.get("classifier") if isinstance(bundle, dict) else None
+    if not isinstance(old, IntentClassifier) or getattr(old, "pipeline", None) is None:
         raise ModelStoreError(f"{path} does not hold a gopy model")
-    return classifier, meta
+    return IntentClassifier(old.c, LinearModel.from_pipeline(old.pipeline))
 
 
 def data_hash(examples: list[Example]) -> str:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-from nlu.normalize import fix_tone_marks
+from nlu.normalize import PUNCT_APART, fix_tone_marks
 from nlu.vocab import nfc, strip_diacritics
 
 _WORD = re.compile(r"[^\W\d_]+")
@@ -167,7 +167,6 @@ _CLAUSE = re.compile(r"[.!?;\n]+|,\s*(?:nhưng|mà|còn|giờ|nay|bây giờ)\s"
 
 # Chat spellings that matter here (the general table also turns "roi" into "rồi", which would hide "rơi").
 _SHORT = {"nc": "nước", "ng": "người", "ko": "không", "k": "không", "dc": "được", "đc": "được", "vs": "với"}
-_PUNCT = re.compile(r"([.,;:!?()\"'])")
 
 
 # Without diacritics "dang chay" is also "đang chạy" (running): after a vehicle or a person it is not a fire.
@@ -183,8 +182,8 @@ def _running(clause: str, m: re.Match[str]) -> bool:
 
 @lru_cache(maxsize=4096)
 def _prepared(text: str) -> str:
-    text = _PUNCT.sub(r" \1 ", fix_tone_marks(nfc(text).lower()))
-    return " ".join(_SHORT.get(w, w) for w in text.split())
+    words = fix_tone_marks(nfc(text).lower()).translate(PUNCT_APART).split()
+    return " ".join(map(_SHORT.get, words, words))
 
 
 def urgency_cues(text: str) -> list[str]:

@@ -138,9 +138,22 @@ def _plain_char(ch: str) -> str:
     return base[0] if len(base) > 1 and all(unicodedata.category(c) == "Mn" for c in base[1:]) else ch
 
 
+class _PlainChars(dict[int, str]):
+    """The ``str.translate`` table of ``_plain_char``, filled as characters are met."""
+
+    def __missing__(self, code: int) -> str:
+        plain = _plain_char(chr(code))
+        if len(self) < 20_000:  # the letters of the language and a few thousand others
+            self[code] = plain
+        return plain
+
+
+_PLAIN = _PlainChars()
+
+
 def strip_diacritics(text: str) -> str:
     """``Đường ngập`` → ``Duong ngap``: case kept, one output character per input character (NFC input)."""
-    return text if text.isascii() else "".join(_plain_char(ch) for ch in text)
+    return text if text.isascii() else text.translate(_PLAIN)
 
 
 def fold_chars(text: str) -> str:

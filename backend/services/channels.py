@@ -22,9 +22,10 @@ from sqlalchemy.orm import Session
 from backend.config import Settings
 from backend.db.models import Message, utcnow
 from backend.kv import KV
-from backend.services.intake import GroupCommit, Intake
+from backend.services.intake import GroupCommit, Intake, Stored, StoreMany
 from backend.services.zalo_tokens import DbZaloTokenStore
 from bot.base import ChannelSender, InboundResult
+from bot.messages import InboundMessage
 from bot.ratelimit import RateLimiter
 from bot.registry import CHANNELS, Channel, ChannelHost, Registry
 from bot.zalo.tokens import TokenStore
@@ -94,6 +95,7 @@ class ChannelHub(ChannelHost):
         intake: Callable[[], Intake],
         registry: Registry = CHANNELS,
         menu_hint: str = "",
+        store_many: StoreMany | None = None,
     ) -> None:
         self._menu_hint = menu_hint  # the ``menu_hint`` template, under buttons a platform shows as a numbered list
         self._scope = scope
@@ -103,8 +105,12 @@ class ChannelHub(ChannelHost):
         self.inbound = InboundSignal()
         self.tasks = BackgroundTasks()
         self._senders: dict[str, ChannelSender] | None = None
-        # one transaction for many webhooks, in ``intake_lanes`` concurrent lanes (docs/capacity.md)
-        self._group = GroupCommit(lambda msgs: self._intake().store_many(msgs), lanes=settings.intake_lanes)
+        # one transaction for many webhooks, up to ``intake_transactions`` at once (docs/capacity.md); on SQLite
+        # through the session in a thread, on PostgreSQL ``store_many`` (backend/services/intake_pg.py)
+        self._group = GroupCommit(store_many or self._store_in_thread, transactions=settings.intake_transactions)
+
+    async def _store_in_thread(self, msgs: list[InboundMessage]) -> list[Stored]:
+        return await asyncio.to_thread(self._intake().store_many, msgs)
 
     def get(self, name: str) -> Channel[Any] | None:
         return self.channels.get(name)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -36,6 +36,7 @@ class Stored:
     duplicate: bool
 
 
+StoreMany = Callable[[list[InboundMessage]], Awaitable[list[Stored]]]  # one transaction for the batch
 _FIELDS = tuple(f.name for f in dataclasses.fields(InboundMessage))
 
 
@@ -203,40 +204,71 @@ def store_batch(session: Session, msgs: list[InboundMessage]) -> list[Stored]:
 
 
 class GroupCommit:
-    """The webhooks' group commit: concurrent requests wait for a shared transaction instead of one each.
+    """The webhooks' group commit: concurrent requests share transactions instead of one each.
 
-    A request's event joins the pending list of its sender's lane; while a flush of that lane (one thread hop, one
-    transaction) is running, the next events gather behind it and go together in the following one. Lanes commit
-    concurrently (their transactions overlap their waits on the database), but one sender always maps to one lane,
-    so a citizen's messages are committed, and numbered, in the order they arrived. Each request is answered only
-    after the transaction holding its event committed (acknowledged ⇒ stored). When a batch fails, its halves are
-    tried again, so a bad event fails only its own request."""
+    Up to ``transactions`` transactions are written at once. A request's event waits in the pending list; whenever a
+    transaction may start, it takes every pending event (up to ``max_batch``) whose sender has no event in a
+    transaction still running: a citizen's messages are committed, and numbered, in the order they arrived, while
+    other senders never wait behind them. So a lone request is written at once, and under a flood each transaction
+    carries what gathered while the others were committing (PostgreSQL then also shares the disk flushes of the
+    commits that overlap). Each request is answered only after the transaction holding its event committed
+    (acknowledged ⇒ stored). When a batch fails, its halves are tried again, so a bad event fails only its own
+    request."""
 
-    def __init__(
-        self, store_many: Callable[[list[InboundMessage]], list[Stored]], max_batch: int = 500, lanes: int = 3
-    ) -> None:
+    def __init__(self, store_many: StoreMany, max_batch: int = 500, transactions: int = 4) -> None:
         self._store_many = store_many
         self._max = max_batch
-        self._lanes = [_Lane() for _ in range(max(1, lanes))]
+        self._limit = max(1, transactions)
+        self._pending: list[tuple[InboundMessage, asyncio.Future[Stored]]] = []
+        self._writing: dict[tuple[str, str], int] = {}  # sender → events of theirs in running transactions
+        self._running = 0
+        self._tasks: set[asyncio.Task[None]] = set()
 
     async def store(self, msg: InboundMessage) -> Stored:
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[Stored] = loop.create_future()
-        lane = self._lanes[hash((msg.channel, msg.user_id)) % len(self._lanes)]
-        lane.pending.append((msg, future))
-        if lane.flushing is None or lane.flushing.done() or lane.flushing.get_loop() is not loop:
-            lane.flushing = loop.create_task(self._flush(lane))
+        future: asyncio.Future[Stored] = asyncio.get_running_loop().create_future()
+        self._pending.append((msg, future))
+        self._start()
         return await future
 
-    async def _flush(self, lane: _Lane) -> None:
-        while lane.pending:
-            batch, lane.pending = lane.pending[: self._max], lane.pending[self._max :]
+    def _start(self) -> None:
+        while self._pending and self._running < self._limit:
+            batch: list[tuple[InboundMessage, asyncio.Future[Stored]]] = []
+            held: set[tuple[str, str]] = set()  # senders whose earlier event must commit first
+            rest = []
+            for item in self._pending:
+                sender = (item[0].channel, item[0].user_id)
+                if len(batch) >= self._max or sender in held or sender in self._writing:
+                    held.add(sender)
+                    rest.append(item)
+                else:
+                    batch.append(item)
+            if not batch:
+                return
+            self._pending = rest
+            for msg, _ in batch:
+                sender = (msg.channel, msg.user_id)
+                self._writing[sender] = self._writing.get(sender, 0) + 1
+            self._running += 1
+            task = asyncio.get_running_loop().create_task(self._write(batch))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _write(self, batch: list[tuple[InboundMessage, asyncio.Future[Stored]]]) -> None:
+        try:
             await self._commit(batch)
+        finally:
+            for msg, _ in batch:
+                sender = (msg.channel, msg.user_id)
+                self._writing[sender] -= 1
+                if not self._writing[sender]:
+                    del self._writing[sender]
+            self._running -= 1
+            self._start()
 
     async def _commit(self, batch: list[tuple[InboundMessage, asyncio.Future[Stored]]]) -> None:
         """One transaction for the batch; when it fails, each half again, so a bad event fails alone."""
         try:
-            results = await asyncio.to_thread(self._store_many, [m for m, _ in batch])
+            results = await self._store_many([m for m, _ in batch])
         except Exception as exc:
             if len(batch) == 1:
                 _settle(batch[0][1], exc)
@@ -248,14 +280,6 @@ class GroupCommit:
             return
         for (_, future), result in zip(batch, results, strict=True):
             _settle(future, result)
-
-
-class _Lane:
-    """One sequence of group commits: the events waiting for the next transaction and the task writing them."""
-
-    def __init__(self) -> None:
-        self.pending: list[tuple[InboundMessage, asyncio.Future[Stored]]] = []
-        self.flushing: asyncio.Task[None] | None = None
 
 
 def _settle(future: asyncio.Future[Stored], outcome: Stored | BaseException) -> None:
@@ -274,7 +298,8 @@ class Intake:
         self._prepare = prepare  # a batch's lookups at once before its turns (the NLU's parse_many, ...); [] after
 
     def store_many(self, msgs: list[InboundMessage]) -> list[Stored]:
-        """Store many events in one transaction (the webhooks' group commit, see :class:`GroupCommit`)."""
+        """Store many events in one transaction (the webhooks' group commit on SQLite, see :class:`GroupCommit`;
+        PostgreSQL's is :class:`backend.services.intake_pg.PgIntake`)."""
         with self._scope() as session:
             stored = store_batch(session, msgs)
             session.commit()

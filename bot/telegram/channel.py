@@ -72,10 +72,10 @@ class TelegramChannel(Channel[TelegramConfig]):
             log.warning("could not answer Telegram callback query %s", result.callback_query_id, exc_info=True)
 
     def sender(self, host: ChannelHost) -> ChannelSender:
-        from bot.telegram.sender import TelegramSender
+        from bot.telegram.sender import TelegramSender, http_client
 
         # no getMe here: the sender connects on its first send and keeps retrying while Telegram is unreachable
-        return TelegramSender(self.config.token, base_url=self.config.api_url)
+        return TelegramSender(self.config.token, base_url=self.config.api_url, http=http_client())
 
     @property
     def rate(self) -> RateRule:

@@ -1,4 +1,5 @@
-"""Sending to Telegram with python-telegram-bot's ``Bot`` (``base_url`` overridable for tests)."""
+"""Sending to Telegram: the Bot API's JSON posted directly; python-telegram-bot's ``Bot`` for polling mode and the
+webhook registration (``base_url`` overridable for tests)."""
 
 from __future__ import annotations
 
@@ -7,9 +8,11 @@ import json
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
+from http import HTTPStatus
 from typing import Any, TypeVar
 
-from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
+import httpx
+from telegram import Bot
 from telegram.error import BadRequest, Forbidden, InvalidToken, NetworkError, RetryAfter, TelegramError, TimedOut
 from telegram.request import BaseRequest, HTTPXRequest, RequestData
 
@@ -23,6 +26,8 @@ T = TypeVar("T")
 TEXT_LIMIT = 4096
 CALLBACK_LIMIT = 64
 ALLOWED_UPDATES = ["message", "edited_message", "callback_query", "my_chat_member"]
+CONNECTIONS = 8  # Bot API calls in flight at once per sender: more cost the HTTP client more per call than they gain
+JSON = {"content-type": "application/json"}
 
 
 class FloodLimited(TelegramError):
@@ -66,6 +71,10 @@ def _flood_wait(payload: bytes) -> float | None:
         value = json.loads(payload)["parameters"]["retry_after"]
     except (ValueError, TypeError, KeyError):
         return None
+    return _seconds(value)
+
+
+def _seconds(value: Any) -> float | None:
     return float(value) if isinstance(value, int | float) and not isinstance(value, bool) and value > 0 else None
 
 
@@ -85,15 +94,90 @@ def _bot(token: str, base_url: str) -> Bot:
     )
 
 
+def http_client(connections: int = CONNECTIONS) -> httpx.AsyncClient:
+    """The HTTP client a ``TelegramSender`` posts through: ``connections`` kept-alive connections to the Bot API."""
+    return httpx.AsyncClient(
+        timeout=httpx.Timeout(15.0, connect=5.0),
+        limits=httpx.Limits(max_connections=connections, max_keepalive_connections=connections),
+    )
+
+
+def _error(status: int, body: bytes) -> SendError:
+    """A Bot API refusal as a ``SendError``, classified as python-telegram-bot classifies it (its exception, then
+    ``TelegramSender._call``'s mapping): a wait asked for is a retryable rate limit with that wait, 403 (blocked,
+    kicked) and 400 (bad request, chat not found) are permanent, 401/404 a rejected token (never quoted), 409 or a
+    moved group a retryable server error, anything else (5xx, a 429 without a wait) a retryable network error."""
+    try:
+        phrase = f"{HTTPStatus(status).phrase} ({status})"
+    except ValueError:
+        phrase = f"Unknown HTTPError ({status})"
+    try:
+        data = json.loads(body.decode("utf-8", "replace"))
+    except ValueError:
+        data = None
+    description = phrase
+    if isinstance(data, dict):
+        description = str(data.get("description") or phrase)
+        parameters = data.get("parameters")
+        if parameters:
+            if isinstance(parameters, dict) and parameters.get("migrate_to_chat_id"):
+                return SendError("Group migrated to supergroup", reason="server_error", retryable=True)
+            wait = parameters.get("retry_after") if isinstance(parameters, dict) else None
+            if wait:
+                seconds = _seconds(wait) or 1.0
+                return SendError(
+                    f"Flood control exceeded. Retry in {seconds:g} seconds",
+                    reason="rate_limited",
+                    retryable=True,
+                    retry_after=seconds,
+                )
+    for prefix in ("Error: ", "[Error]: ", "Bad Request: "):  # as python-telegram-bot words its errors
+        description = description.removeprefix(prefix)
+    if status == 403:
+        return SendError(description, reason="blocked", retryable=False)
+    if status in (401, 404):
+        return SendError("Telegram rejected the bot token", reason="auth_failed", retryable=True)
+    if status == 400:
+        return SendError(description, reason="bad_request", retryable=False)
+    if status == 409:
+        return SendError(description, reason="server_error", retryable=True)
+    return SendError(description, reason="network", retryable=True)
+
+
 class TelegramSender(ChannelSender):
+    """Posts the Bot API's JSON directly through one ``httpx.AsyncClient`` (its own or the one given, closed with
+    the sender); python-telegram-bot's ``Bot`` (``self.bot``) serves polling mode only.
+
+    At most ``connections`` calls are in flight at once and the rest wait their turn here: requests queued inside
+    the HTTP client's connection pool would cost it a scan of the whole queue on every request's start and end."""
+
     channel = "telegram"
     text_limit = TEXT_LIMIT
     supports_buttons = True
 
-    def __init__(self, token: str, base_url: str = "https://api.telegram.org/bot", bot: Bot | None = None) -> None:
-        self.bot = bot or _bot(token, base_url)
+    def __init__(
+        self,
+        token: str,
+        base_url: str = "https://api.telegram.org/bot",
+        bot: Bot | None = None,
+        http: httpx.AsyncClient | None = None,
+        connections: int = CONNECTIONS,
+    ) -> None:
+        self._token = token
+        self._base_url = base_url
+        self._api = f"{base_url}{token}/"
+        self._bot = bot
+        self._http = http or http_client(connections)
+        self._gate = asyncio.Semaphore(connections)
         self._ready = False
         self._warned = False
+
+    @property
+    def bot(self) -> Bot:
+        """python-telegram-bot's client for the calls gopy leaves to it (getUpdates, deleteWebhook)."""
+        if self._bot is None:
+            self._bot = _bot(self._token, self._base_url)
+        return self._bot
 
     async def initialize(self) -> None:
         """Connect and check the token (``getMe``). Lazy: nothing is sent at start, so a Telegram that is down
@@ -101,7 +185,7 @@ class TelegramSender(ChannelSender):
         if self._ready:
             return
         try:
-            await self._call(self.bot.initialize())
+            await self.call("getMe", {})
         except SendError as exc:
             if not self._warned:
                 log.warning("Telegram Bot API not usable yet (%s: %s): sends wait and retry", exc.reason, exc)
@@ -113,8 +197,43 @@ class TelegramSender(ChannelSender):
             self._warned = False
 
     async def aclose(self) -> None:
-        await self.bot.shutdown()  # also after a failed start: the HTTP clients may be open
+        await self._http.aclose()
+        if self._bot is not None:
+            await self._bot.shutdown()  # also after a failed start: the HTTP clients may be open
         self._ready = False
+
+    async def start_polling(self) -> None:
+        """Polling mode: python-telegram-bot checks the token (``getMe``, which also serves the sends) and removes
+        the webhook, so that ``getUpdates`` may be used. Raises ``SendError``."""
+        await self._call(self.bot.initialize())
+        self._ready = True
+        await self._call(self.bot.delete_webhook())
+
+    async def call(self, method: str, params: dict[str, Any]) -> Any:
+        """One Bot API call with a JSON body; its ``result``, or a ``SendError``."""
+        body = json.dumps(params, ensure_ascii=False, separators=(",", ":")).encode()
+        try:
+            async with self._gate:
+                response = await self._http.post(self._api + method, content=body, headers=JSON)
+        except httpx.TimeoutException as exc:
+            raise SendError(self._quiet(f"Timed out: {exc!r}"), reason="network", retryable=True) from exc
+        except (httpx.HTTPError, OSError) as exc:
+            message = self._quiet(f"Telegram Bot API unreachable: {exc!r}")
+            raise SendError(message, reason="network", retryable=True) from exc
+        status, payload = response.status_code, response.content
+        if not 200 <= status <= 299:
+            raise _error(status, payload)
+        try:
+            data = json.loads(payload.decode("utf-8", "replace"))
+        except ValueError as exc:
+            raise SendError("Invalid server response", reason="server_error", retryable=True) from exc
+        if not isinstance(data, dict):
+            raise SendError("Invalid server response", reason="server_error", retryable=True)
+        return data.get("result")
+
+    def _quiet(self, message: str) -> str:
+        """``message`` without the bot token (an HTTP error may quote the URL, which carries it)."""
+        return message.replace(self._token, "<token>") if self._token else message
 
     async def send(self, msg: OutboundMessage) -> SendReceipt:
         await self.initialize()
@@ -122,25 +241,27 @@ class TelegramSender(ChannelSender):
         text = msg.text if fits else numbered_menu(msg.text, msg.buttons, self.menu_hint)
         markup = None
         if msg.buttons and fits:
-            markup = InlineKeyboardMarkup(
-                [[InlineKeyboardButton(b.title[:64], callback_data=b.payload)] for b in msg.buttons]
-            )
+            markup = {"inline_keyboard": [[{"text": b.title[:64], "callback_data": b.payload}] for b in msg.buttons]}
         chunks = split_text(text, TEXT_LIMIT)
         ids: list[str] = []
         for i, chunk in enumerate(chunks):
-            last = i == len(chunks) - 1
-            sent = await self._call(
-                self.bot.send_message(chat_id=msg.chat_id, text=chunk, reply_markup=markup if last else None)
-            )
-            ids.append(str(sent.message_id))
+            params: dict[str, Any] = {"chat_id": msg.chat_id, "text": chunk}
+            if markup is not None and i == len(chunks) - 1:
+                params["reply_markup"] = markup
+            sent = await self.call("sendMessage", params)
+            message_id = sent.get("message_id") if isinstance(sent, dict) else None
+            if isinstance(message_id, bool) or not isinstance(message_id, int | str):
+                raise SendError("Telegram answered without a message id", reason="server_error", retryable=True)
+            ids.append(str(message_id))
         return SendReceipt(ids)
 
     async def answer_callback(self, query_id: str) -> None:
         await self.initialize()
-        await self._call(self.bot.answer_callback_query(query_id))
+        await self.call("answerCallbackQuery", {"callback_query_id": query_id})
 
     @staticmethod
     async def _call(coro: Awaitable[T]) -> T:
+        """A python-telegram-bot call, its errors mapped as the direct calls' are."""
         try:
             return await coro
         except FloodLimited as exc:
@@ -174,8 +295,7 @@ async def poll_updates(
     delay = 1.0
     while True:
         try:
-            await sender.initialize()
-            await sender._call(sender.bot.delete_webhook())
+            await sender.start_polling()
             break
         except SendError as exc:
             if not exc.retryable:

@@ -29,3 +29,26 @@ def test_activation_is_picked_up(tmp_path: Path) -> None:
     assert second.name != first.name
     store.activate(second.name)
     assert parser.parse("đường hỏng").model == second.name
+
+
+def test_a_loaded_model_is_kept_out_of_the_collectors_passes_and_a_replaced_one_is_not(tmp_path: Path) -> None:
+    """The active model's objects are frozen (``gc.freeze``): a full collection no longer walks them inside a
+    message batch. On a switch they are unfrozen first, so the old model can be collected."""
+    import gc
+    import weakref
+
+    store = ModelStore(tmp_path / "models")
+    store.activate(store.save(*train(EXAMPLES)).name)
+    parser = EngineParser(tmp_path / "models", tmp_path, bootstrap=False)
+    try:
+        engine = parser.engine()
+        engine.cycle = [engine]  # garbage only a collection frees (reference cycles), as a model may hold
+        old = weakref.ref(engine)
+        del engine
+        assert gc.get_freeze_count() > 0
+        parser.reload()
+        assert gc.get_freeze_count() > 0 and parser.engine() is not old()
+        gc.collect()
+        assert old() is None  # the replaced model was freed
+    finally:
+        gc.unfreeze()

@@ -239,10 +239,11 @@ class Gopy:
         self.stack.callback(stop)
         return proc
 
-    def api(self, port: int) -> None:
+    def api(self, port: int) -> int:
         proc = self.start(["serve", "--host", "127.0.0.1", "--port", str(port)], {"GOPY_RUN_WORKERS": "false"})
         wait_http(f"http://127.0.0.1:{port}/healthz")
         wait_idle(proc.pid)  # the NLU model (for the web chat) loads in the background at start: not measured
+        return proc.pid
 
     def counts(self) -> tuple[int, int]:
         stored, processed = psql(
@@ -309,9 +310,9 @@ def run_gopy(
 ) -> dict[str, Any]:
     gopy = Gopy(stack, name)
     ports = [free_port() for _ in range(apis)]
-    for port in ports:
-        gopy.api(port)
+    pids = [gopy.api(port) for port in ports]
     wrk(ports[0], 2, 4, WARM)  # warm-up (imports, connection pools); its updates are stored as well
+    cpu_before = sum(cpu_seconds(pid) for pid in pids)
     if apis == 1:
         res = wrk(ports[0], args.seconds, args.connections, 0)
     else:  # split the connections over the processes, as a load balancer would
@@ -338,6 +339,7 @@ def run_gopy(
             "p50": max(p["p50"] for p in parts),
             "p99": max(p["p99"] for p in parts),
         }
+    res["cpu_us"] = (sum(cpu_seconds(pid) for pid in pids) - cpu_before) / max(res["acked"], 1) * 1e6
     time.sleep(3)  # requests wrk gave up on at its end may still be committing
     stored, _ = gopy.counts()
     warm = int(
@@ -388,7 +390,9 @@ def main() -> None:
         fake = f"http://127.0.0.1:{bare_port}"
         wait_http(f"{fake}/docs")
         wrk(bare_port, 2, 4, 0)
+        cpu_before = cpu_seconds(bare.pid)
         ceiling = wrk(bare_port, args.seconds, args.connections, 0)
+        ceiling["cpu_us"] = (cpu_seconds(bare.pid) - cpu_before) / max(ceiling["acked"], 1) * 1e6
         one = run_gopy(stack, "one", 1, 1, args, fake)
         ceiling2 = wrk(bare_port, args.seconds, args.connections, 0)  # the machine may have changed meanwhile
         report("1 API + 1 worker", one, (ceiling["rate"] + ceiling2["rate"]) / 2, ceiling, ceiling2)
@@ -401,7 +405,8 @@ def main() -> None:
 
 def report(title: str, r: dict[str, Any], ceiling: float, c1: dict[str, float], c2: dict[str, float]) -> None:
     ratio = r["rate"] / ceiling
-    print(f"\nIngest — {title} (PostgreSQL + Redis), wrk 32 connections, unique Telegram updates")
+    load = " ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(f"\nIngest — {title} (PostgreSQL + Redis), wrk 32 connections, unique Telegram updates (load {load})")
     print(
         row(
             "bare FastAPI ceiling (before / after gopy)",
@@ -410,6 +415,13 @@ def report(title: str, r: dict[str, Any], ceiling: float, c1: dict[str, float], 
         )
     )
     print(row("gopy acknowledgements", f"{r['rate']:.0f} acks/s", f"({r['errors']} errors)"))
+    print(
+        row(
+            "API process CPU per request: bare / gopy",
+            f"{c1['cpu_us']:.0f} / {r['cpu_us']:.0f} µs",
+            f"{1e6 / r['cpu_us']:.0f} acks per CPU-second",
+        )
+    )
     print(
         row(
             "gopy ack latency p50 / p99",

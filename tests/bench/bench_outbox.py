@@ -45,7 +45,7 @@ CREATED: list[str] = []  # the scratch databases of this run, dropped at its end
 
 
 def fresh_pg(admin_url: str) -> str:
-    name = f"gopy_bench_outbox_{secrets.token_hex(4)}"
+    name = f"obh_outbox_{secrets.token_hex(4)}"
     CREATED.append(name)
     engine = create_engine(admin_url, isolation_level="AUTOCOMMIT")
     with engine.connect() as conn:
@@ -298,10 +298,92 @@ def report(r: dict[str, Any]) -> None:
     print(row("Zalo mean send rate", f"{r['zalo_rate']:.1f}/s", f"<= {lim['zalo']:.0f}/s"))
 
 
-def capacity_run(db: str, redis_url: str, label: str, scale: float, pg: str | None) -> dict[str, Any]:
+def capacity_settings(url: str, redis_url: str, api_url: str, tmp: str) -> Settings:
+    return Settings(
+        _env_file=None,
+        environment="test",
+        database_url=url,
+        redis_url=redis_url,  # type: ignore[call-arg]
+        model_dir=Path(tmp) / "models",
+        telegram_token="123456:BENCH",
+        telegram_api_url=api_url,
+    )
+
+
+LIFTED = {"telegram": 0.0, "per_chat": 0.0, "zalo": 0.0}  # 0: no limit (bot/ratelimit.py)
+
+
+def worker_child(url: str, redis_url: str, api_url: str) -> None:
+    """One worker process of the capacity run: builds its worker, says "ready", starts on "go", stops on "stop"."""
+
+    async def run() -> None:
+        with tempfile.TemporaryDirectory() as tmp:
+            container = Container(capacity_settings(url, redis_url, api_url, tmp))
+            senders = await container.channels.senders()
+            limiter = RateLimiter(
+                container.kv.aio, telegram_overall=0.0, telegram_per_chat=0.0, zalo_overall=0.0, zalo_per_chat=0.0
+            )
+            worker = OutboxWorker(container.scope, senders, limiter, RetryPolicy(8, 0.05, 0.5), batch=100)
+            print("ready", flush=True)
+            if sys.stdin.readline().strip() != "go":
+                return
+            stop = asyncio.Event()
+            task = asyncio.create_task(worker.run_forever(stop, idle=0.05))
+            await asyncio.to_thread(sys.stdin.readline)  # "stop", or the parent gone
+            stop.set()
+            await task
+            await container.aclose()
+            container.close()
+
+    asyncio.run(run())
+
+
+def deliver_in_processes(url: str, redis_url: str, api_url: str, procs: int, check: Container) -> float:
+    """Start ``procs`` worker processes, time them from "go" until nothing is pending."""
+    children = [
+        subprocess.Popen(
+            [sys.executable, "-m", "tests.bench.bench_outbox", "--worker-child", url, redis_url, api_url],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            cwd=Path(__file__).resolve().parents[2],
+        )
+        for _ in range(procs)
+    ]
+    try:
+        for child in children:
+            assert child.stdout is not None and child.stdout.readline().strip() == "ready", "worker did not start"
+        started = time.perf_counter()
+        for child in children:
+            assert child.stdin is not None
+            child.stdin.write("go\n")
+            child.stdin.flush()
+        while time.perf_counter() < started + 240:
+            with check.scope() as s:
+                pending = s.scalar(select(func.count()).select_from(OutboxItem).where(OutboxItem.status == "pending"))
+            if pending == 0:
+                break
+            time.sleep(0.02)
+        elapsed = time.perf_counter() - started
+        for child in children:
+            assert child.stdin is not None
+            child.stdin.write("stop\n")
+            child.stdin.flush()
+        for child in children:
+            child.wait(60)
+    finally:
+        for child in children:
+            if child.poll() is None:
+                child.kill()
+                child.wait(10)
+    return elapsed
+
+
+def capacity_run(db: str, redis_url: str, label: str, scale: float, pg: str | None, procs: int = 0) -> dict[str, Any]:
     """The outbox's own speed: platform limits lifted, and the Bot API answered by a bare FastAPI app in another
     process (the in-process fakes above record every call for the limit checks, and would share this process's
-    core with the workers being measured). Delivery is checked in the database: every item sent, once."""
+    core with the workers being measured). Two workers in this process (``procs`` 0), or one worker in each of
+    ``procs`` processes of their own. Delivery is checked in the database: every item sent, once."""
     from tests.bench.bench_ingest import BARE_APP, free_port, wait_http
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -315,22 +397,17 @@ def capacity_run(db: str, redis_url: str, label: str, scale: float, pg: str | No
         )  # fmt: skip
         try:
             wait_http(f"http://127.0.0.1:{port}/docs")
-            url = db.replace("bench.db", "bench3.db") if db.startswith("sqlite") else fresh_pg(pg or "")
-            settings = Settings(
-                _env_file=None,
-                environment="test",
-                database_url=url,
-                redis_url=redis_url,  # type: ignore[call-arg]
-                model_dir=Path(tmp) / "models",
-                telegram_token="123456:BENCH",
-                telegram_api_url=f"http://127.0.0.1:{port}/bot",
-            )
+            url = db.replace("bench.db", f"bench3-{procs}.db") if db.startswith("sqlite") else fresh_pg(pg or "")
+            api_url = f"http://127.0.0.1:{port}/bot"
+            settings = capacity_settings(url, redis_url, api_url, tmp)
             shared_kv = None if redis_url else make_kv("")
-            containers = [Container(settings, kv=shared_kv) for _ in range(2)]
+            containers = [Container(settings, kv=shared_kv) for _ in range(1 if procs else 2)]
             upgrade(containers[0].engine)
             total = enqueue(containers[0], "telegram", int(1000 * scale), 4)
-            lifted = {"telegram": 0.0, "per_chat": 0.0, "zalo": 0.0}  # 0: no limit (bot/ratelimit.py)
-            elapsed = asyncio.run(deliver(containers, lifted, total, limit_s=240, batch=100))
+            if procs:
+                elapsed = deliver_in_processes(url, redis_url, api_url, procs, containers[0])
+            else:
+                elapsed = asyncio.run(deliver(containers, LIFTED, total, limit_s=240, batch=100))
             with containers[0].scope() as s:
                 statuses = dict(s.execute(select(OutboxItem.status, func.count()).group_by(OutboxItem.status)).all())
                 retried = s.scalar(select(func.count()).select_from(OutboxItem).where(OutboxItem.attempts > 1))
@@ -340,8 +417,9 @@ def capacity_run(db: str, redis_url: str, label: str, scale: float, pg: str | No
             bare.terminate()
             bare.wait(10)
     sent = statuses.get("sent", 0)
+    where = f"1 worker in each of {procs} processes" if procs else "2 workers in one process"
     return {
-        "label": f"{label}, platform limits lifted (raw capacity, Bot API in another process)",
+        "label": f"{label}, {where}, platform limits lifted (raw capacity, Bot API in another process)",
         "total": total,
         "elapsed": elapsed,
         "statuses": statuses,
@@ -353,9 +431,17 @@ def capacity_run(db: str, redis_url: str, label: str, scale: float, pg: str | No
 def report_capacity(r: dict[str, Any]) -> None:
     """The outbox's own speed, with no platform limit to wait for (issue 16: >= 500 messages/s)."""
     rate = r["total"] / r["elapsed"]
-    print(f"\nOutbox, 2 workers, {r['label']}: {r['total']} messages (load average {os.getloadavg()[0]:.1f})")
+    print(f"\nOutbox, {r['label']}: {r['total']} messages (load average {os.getloadavg()[0]:.1f})")
     print(delivered_once(r))
     print(row("raw capacity (messages/s, whole run)", f"{rate:.0f}", ">= 500 msg/s", "OK" if rate >= 500 else "SLOW"))
+
+
+def drop_created(admin_url: str) -> None:
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        for name in CREATED:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
 
 
 def main() -> None:
@@ -363,8 +449,23 @@ def main() -> None:
     ap.add_argument("--pg", help="PostgreSQL admin URL (a scratch database is created and dropped)")
     ap.add_argument("--redis", default="", help="Redis URL (with --pg)")
     ap.add_argument("--quick", action="store_true", help="small sizes (a smoke run)")
+    ap.add_argument("--capacity", action="store_true", help="only the raw capacity runs (on PostgreSQL with --pg)")
+    ap.add_argument("--worker-child", nargs=3, metavar=("DB", "REDIS", "API"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     scale = 0.2 if args.quick else 1.0
+    if args.worker_child:
+        worker_child(*args.worker_child)
+        return
+    if args.capacity:
+        tmp = tempfile.mkdtemp()
+        db, label = (args.pg, "PostgreSQL + Redis") if args.pg else (f"sqlite:///{tmp}/bench.db", "SQLite")
+        try:
+            for procs in (0, 2):
+                report_capacity(capacity_run(db, args.redis, label, scale, args.pg, procs))
+        finally:
+            if args.pg:
+                drop_created(args.pg)
+        return
     targets: list[tuple[str, str, str]] = []
     tmp = tempfile.mkdtemp()
     targets.append((f"sqlite:///{tmp}/bench.db", "", "SQLite + in-process stand-in"))
@@ -398,7 +499,8 @@ def main() -> None:
                     failures=False,
                 )
             )
-            report_capacity(capacity_run(db, redis_url, label, scale, args.pg))
+            for procs in (0, 2):  # two workers in this process, then one in each of two processes
+                report_capacity(capacity_run(db, redis_url, label, scale, args.pg, procs))
             for conc in (1, 16):
                 w = webhook_latency(
                     db.replace("bench.db", f"hook{conc}.db") if db.startswith("sqlite") else fresh_pg(args.pg),
@@ -420,11 +522,7 @@ def main() -> None:
                 print(row("acknowledged per second", f"{w['per_s']:.0f}"))
     finally:
         if args.pg:
-            admin = create_engine(args.pg, isolation_level="AUTOCOMMIT")
-            with admin.connect() as conn:
-                for name in CREATED:
-                    conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            admin.dispose()
+            drop_created(args.pg)
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ import redis
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import Response
 from starlette.routing import Route
 
 from tests.fakes.telegram_server import FakeTelegram
@@ -47,7 +47,7 @@ class SlowTelegram(FakeTelegram):
     answer_delay: float = 0.0
     in_flight: int = 0
 
-    async def handle(self, request: Request) -> JSONResponse:
+    async def handle(self, request: Request) -> Response:
         response = await super().handle(request)
         if self.answer_delay and request.path_params["method"] == "sendMessage":
             with self.lock:

@@ -13,7 +13,7 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from tests.liveserver import live_server
@@ -41,7 +41,7 @@ class Call:
 class FakeTelegram:
     token: str = "123456:TEST-token"
     calls: list[Call] = field(default_factory=list)
-    failures: dict[str, list[tuple[int, dict[str, Any]]]] = field(default_factory=dict)
+    failures: dict[str, list[tuple[int, dict[str, Any] | bytes]]] = field(default_factory=dict)
     updates: list[dict[str, Any]] = field(default_factory=list)
     url: str = ""
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -60,6 +60,11 @@ class FakeTelegram:
             body["description"] = "Forbidden: bot was blocked by the user"
         self.failures.setdefault(method, []).extend([(status, body)] * times)
 
+    def answer(self, method: str, status: int, body: dict[str, Any] | bytes) -> None:
+        """Answer the next call of ``method`` with exactly this (a JSON object, or raw bytes) instead of a result;
+        the call counts as failed."""
+        self.failures.setdefault(method, []).append((status, body))
+
     def sent(self, method: str = "sendMessage") -> list[dict[str, Any]]:
         """Parameters of the successful calls of ``method``."""
         with self.lock:
@@ -69,7 +74,7 @@ class FakeTelegram:
         with self.lock:
             return len([c for c in self.calls if c.method == method])
 
-    async def handle(self, request: Request) -> JSONResponse:
+    async def handle(self, request: Request) -> Response:
         token, method = request.path_params["token"], request.path_params["method"]
         if token != self.token:
             return JSONResponse({"ok": False, "error_code": 401, "description": "Unauthorized"}, status_code=401)
@@ -83,7 +88,10 @@ class FakeTelegram:
             failure = queue.pop(0) if queue else None
             self.calls.append(Call(method, params, time.monotonic(), failure is None))
             if failure is not None:
-                return JSONResponse(failure[1], status_code=failure[0])
+                status, body = failure
+                if isinstance(body, bytes):
+                    return Response(body, status_code=status, media_type="application/json")
+                return JSONResponse(body, status_code=status)
         return JSONResponse({"ok": True, "result": self._result(method, params)})
 
     def _result(self, method: str, params: dict[str, Any]) -> Any:

@@ -112,6 +112,25 @@ def test_the_compiled_segmenter_equals_underthesea() -> None:
     assert wrong == []
 
 
+def test_tokens_read_chunk_by_chunk_equal_the_whole_pattern_s() -> None:
+    """The tokeniser remembers the tokens of each space-separated chunk; on texts made of the characters the
+    pattern treats specially (ends of text, dots, "@", emoticons, abbreviations, URLs) they are those of the pattern
+    run over the whole text."""
+    import random
+
+    seg = CrfSegmenter.load(None)
+    pieces = [*"  \n\t.,:;)(@-/=>xD3TAhsS5'’°Cđưaé_+%<", "Th", "TP", "v.v", "http://", ".com", "e-mail", "NĐ-CP", ":D"]
+    pieces += [":)", "♥‿♥", "12", "ABC", "Th S", "TP. HCM", "a@b.vn", "gmail.com "]
+    rng = random.Random(16)
+    texts = ["".join(rng.choice(pieces) for _ in range(rng.randint(0, 24))) for _ in range(20_000)]
+    texts += _texts()[:500]
+    wrong = [t for t in texts if seg.tokenize(t) != seg._tokens(seg._normalize_text(t))]
+    assert wrong == []
+    text = "TP. HCM và v.v. :D"
+    first = seg.tokenize(text)
+    assert seg.tokenize(text) == first == seg._tokens(text) == ["TP.", "HCM", "và", "v.v.", ":D"]  # then remembered
+
+
 def test_the_compiled_segmenter_is_cached_and_survives_a_corrupt_file(tmp_path: Path) -> None:
     text = "nhà tôi ở phường Dịch Vọng bị ngập nước mấy ngày nay"
     expected = CrfSegmenter.load(None).segment(text)

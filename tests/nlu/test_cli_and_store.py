@@ -10,12 +10,16 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner, Result
 
 from backend.cli import app as gopy
 from backend.config import get_settings
+from nlu import linear
+from nlu.classifier import IntentClassifier
 from nlu.cli import app
+from nlu.features import views
 from nlu.rasa_data import NluDataError, load_examples
 from nlu.store import ModelStore, ModelStoreError, ensure_active_model, library_versions, load_model, train
 
@@ -180,7 +184,7 @@ def test_activate_refuses_a_model_outside_the_store(env: Path, where: str) -> No
     store, version = _trained_and_active(env)
     outside = env / "elsewhere" / "x"
     code, out = run("train", "--data", "train.yml", "--out", str(outside))
-    assert code == 0 and (outside / "model.joblib").exists(), out
+    assert code == 0 and (outside / "model.npz").exists(), out
     ref = {
         "traversal": "models/../elsewhere/x",
         "absolute": str(outside),
@@ -260,7 +264,7 @@ def test_nlu_commands_read_the_var_dir_and_data_dir_from_dotenv_like_serve(
     code, out, err = invoke("train")  # no --data: the training folders of GOPY_DATA_DIR
     assert code == 0, err
     version = out.strip()
-    assert (env / "state" / "models" / version / "model.joblib").is_file()
+    assert (env / "state" / "models" / version / "model.npz").is_file()
     assert get_settings().model_dir == env / "state" / "models"  # the directory `gopy serve` uses
     assert invoke("activate", version)[0] == 0
     code, out, _ = invoke("models")
@@ -326,3 +330,70 @@ def test_a_model_without_recorded_versions_warns(env: Path, caplog: pytest.LogCa
     with caplog.at_level(logging.WARNING, logger="nlu.store"):
         load_model(path)
     assert "not recorded" in caplog.text
+
+
+# -- model format ------------------------------------------------------------------------------------------------
+TEXTS = ["one big pizza please", "hello there", "will it rain", "xin chao", "", "?!"]
+
+
+def test_training_writes_arrays_that_load_without_scikit_learn(env: Path) -> None:
+    code, out, err = invoke("train", "--data", str(env / "train.yml"))
+    assert code == 0, err
+    path = env / "models" / out.strip()
+    assert (path / "model.npz").is_file() and not (path / "model.joblib").exists()
+    with np.load(path / "model.npz", allow_pickle=False) as stored:  # plain arrays: nothing pickled
+        assert int(stored["format"]) == linear.FORMAT
+    import subprocess
+    import sys
+
+    script = (
+        "import sys; from pathlib import Path; from nlu.store import load_model; "
+        f"c, _ = load_model(Path({str(path)!r})); print(c.predict('one big pizza please').intent); "
+        "print(sorted(m for m in ('sklearn', 'scipy') if m in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert done.stdout.split("\n")[:2] == ["order", "[]"], done.stderr
+
+
+def test_a_model_of_the_format_before_still_loads_and_answers_the_same(
+    env: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Models saved before the arrays format (a pickled scikit-learn pipeline in model.joblib) keep working."""
+    import joblib
+
+    store = ModelStore(env / "models")
+    classifier, meta = train(load_examples([env / "train.yml"]))
+    old = store.root / meta["version"]
+    old.mkdir(parents=True)
+    legacy = IntentClassifier(classifier.c)
+    legacy.pipeline, legacy.labels = classifier.pipeline, classifier.labels
+    joblib.dump({"classifier": legacy, "version": meta["version"]}, old / "model.joblib")
+    (old / "metadata.json").write_text(json.dumps(meta), encoding="utf-8")
+    assert store.activate("latest") == meta["version"]  # activation loads it: accepted
+    with caplog.at_level(logging.WARNING, logger="nlu.store"):
+        loaded, _ = load_model(store.active_path())
+    assert "format before" in caplog.text and "gopy nlu train" in caplog.text
+    assert np.array_equal(loaded.probabilities(TEXTS), classifier.probabilities(TEXTS))
+    assert np.array_equal(loaded.probabilities(TEXTS), classifier.pipeline.predict_proba([views(t) for t in TEXTS]))
+    code, out, err = invoke("parse", "one big pizza please")
+    assert code == 0 and json.loads(out)["intent"]["name"] == "order", err
+
+
+def test_a_model_file_of_another_format_is_refused_with_the_advice_to_retrain(env: Path) -> None:
+    path = ModelStore(env / "models").save(*train(load_examples([env / "train.yml"])))
+    with np.load(path / "model.npz", allow_pickle=False) as stored:
+        arrays = dict(stored)
+    arrays["format"] = np.array(linear.FORMAT + 1)
+    with open(path / "model.npz", "wb") as handle:
+        np.savez(handle, **arrays)
+    with pytest.raises(ModelStoreError, match="retrain it with `gopy nlu train`"):
+        load_model(path)
+    del arrays["coef"]
+    arrays["format"] = np.array(linear.FORMAT)
+    with open(path / "model.npz", "wb") as handle:
+        np.savez(handle, **arrays)
+    with pytest.raises(ModelStoreError, match="incomplete model file"):
+        load_model(path)
+    (path / "model.npz").write_bytes(b"not a zip")
+    with pytest.raises(ModelStoreError, match="cannot load model"):
+        load_model(path)

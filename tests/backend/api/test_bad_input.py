@@ -328,6 +328,119 @@ def test_deeply_nested_json_before_the_zalo_signature_check(hooks: Api, depth: i
             assert r.status_code == 400, (path, r.status_code)
 
 
+def _asgi(path: str, method: str = "POST", headers: list[tuple[bytes, bytes]] | None = None) -> dict[str, Any]:
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": headers or [],
+        "client": ("127.0.0.1", 5000),
+        "server": ("testserver", 80),
+        "state": {},
+    }
+
+
+async def test_the_webhook_endpoint_refuses_a_streamed_body_over_its_limit_without_reading_the_rest(
+    hooks: Api,
+) -> None:
+    """The webhooks are served ahead of FastAPI's middleware (backend/app.py ``GopyApp``): their own body limit."""
+    from backend.api.routes.webhooks import MAX_WEBHOOK_BODY
+
+    asked = 0
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        nonlocal asked
+        asked += 1
+        return {"type": "http.request", "body": b"[" * CHUNK, "more_body": True}  # never ends
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    secret = [(b"x-telegram-bot-api-secret-token", b"tg-secret"), (b"transfer-encoding", b"chunked")]
+    await hooks.client.app(_asgi("/webhooks/telegram", headers=secret), receive, send)  # type: ignore[arg-type]
+    start = next(m for m in sent if m["type"] == "http.response.start")
+    assert start["status"] == 413 and (b"connection", b"close") in start["headers"]
+    assert asked * CHUNK <= MAX_WEBHOOK_BODY + 2 * CHUNK
+    with hooks.container.scope() as s:
+        assert s.scalar(select(func.count()).select_from(Message)) == 0
+
+
+def test_the_webhook_endpoint_answers_as_the_api_does(hooks: Api) -> None:
+    """Errors as ``{"detail": ...}`` with their status, the JSON API's security headers, 405 for other methods."""
+    secret = {"X-Telegram-Bot-Api-Secret-Token": "tg-secret"}
+    update = {"update_id": 77, "message": {"message_id": 1, "date": 1700000000, "chat": {"id": 5, "type": "private"}}}
+    cases = [
+        (hooks.client.post("/webhooks/pigeon", json={}), 404, "Not Found"),
+        (hooks.client.post("/webhooks/telegram/extra", json={}), 404, "Not Found"),
+        (hooks.client.post("/webhooks/telegram", json=update), 403, "wrong secret token"),
+        (hooks.client.post("/webhooks/telegram", content=b"{", headers=secret), 400, "invalid JSON"),
+        (hooks.client.post("/webhooks/telegram", content=b"[1]", headers=secret), 400, "expected a JSON object"),
+        (hooks.client.post("/webhooks/telegram", content=b"x" * 300_000, headers=secret), 413, "payload too large"),
+        (hooks.client.post("/webhooks/telegram", content=b"{}", headers={**secret, "Content-Length": "x"}), 400, ""),
+        (hooks.client.get("/webhooks/telegram"), 405, "Method Not Allowed"),
+    ]
+    for r, status, detail in cases:
+        assert r.status_code == status, (r.request.url, r.status_code, r.text)
+        assert detail in r.json()["detail"]
+        assert r.headers["content-type"] == "application/json"
+        assert r.headers["x-content-type-options"] == "nosniff" and r.headers["cache-control"] == "no-store"
+        assert r.headers["content-security-policy"] == "default-src 'none'; frame-ancestors 'none'"
+    assert cases[-1][0].headers["allow"] == "POST"
+    ok = hooks.client.post("/webhooks/telegram", json=update, headers=secret)
+    assert ok.status_code == 200 and ok.json()["ok"] is True
+    assert ok.headers["x-frame-options"] == "DENY"
+    with hooks.container.scope() as s:
+        assert s.scalar(select(func.count()).select_from(Message)) == 1  # only the one that was acknowledged
+
+
+def test_a_webhook_that_cannot_be_stored_is_not_acknowledged_and_the_server_goes_on(
+    hooks: Api, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    secret = {"X-Telegram-Bot-Api-Secret-Token": "tg-secret"}
+    chat = {"id": 5, "type": "private"}
+    update = {"update_id": 78, "message": {"message_id": 1, "date": 1700000000, "chat": chat, "text": "a"}}
+
+    async def broken(*_: Any) -> str:
+        raise RuntimeError("database unreachable")
+
+    with monkeypatch.context() as m:
+        m.setattr(type(hooks.container.channels), "accept", broken)
+        with caplog.at_level(logging.ERROR):
+            r = hooks.client.post("/webhooks/telegram", json=update, headers=secret)
+    assert r.status_code == 500 and r.json() == {"detail": "Internal Server Error"}
+    assert "could not be stored" in caplog.text and "database unreachable" in caplog.text
+    again = hooks.client.post("/webhooks/telegram", json=update, headers=secret)  # the platform's redelivery
+    assert again.status_code == 200 and again.json()["outcome"] != "duplicate"
+
+
+def test_lone_surrogates_in_a_webhook_become_replacement_characters(hooks: Api) -> None:
+    secret = {"X-Telegram-Bot-Api-Secret-Token": "tg-secret"}
+    for n, escaped in enumerate(("\\ud800", "\\uDBFF", "\\udc00 \\ud83d\\ude00")):
+        raw = (
+            f'{{"update_id": {90 + n}, "message": {{"message_id": {n}, "date": 1700000000, '
+            f'"chat": {{"id": 5, "type": "private"}}, "text": "ng\\u1eadp {escaped}"}}}}'
+        ).encode()
+        r = hooks.client.post("/webhooks/telegram", content=raw, headers=secret)
+        assert r.status_code == 200, r.text
+    with hooks.container.scope() as s:
+        texts = s.scalars(select(Message.text).order_by(Message.id)).all()
+    assert texts == ["ngập \ufffd", "ngập \ufffd", "ngập \ufffd 😀"]
+
+
+def test_the_webhook_endpoint_is_in_the_api_document(hooks: Api) -> None:
+    doc = hooks.client.get("/openapi.json").json()
+    post = doc["paths"]["/webhooks/{name}"]["post"]
+    assert post["parameters"][0]["schema"]["enum"] == ["telegram", "zalo", "zalobot"]
+    assert {"200", "400", "403", "404", "413", "500"} <= set(post["responses"])
+
+
 TG_ODD: list[dict[str, Any]] = [
     {"update_id": 1, "message": {"message_id": 1, "date": 1e30, "chat": {"id": 5, "type": "private"}, "text": "x"}},
     {"update_id": 2, "message": {"message_id": 1, "date": -1e30, "chat": {"id": 5, "type": "private"}, "text": "x"}},
