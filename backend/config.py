@@ -62,7 +62,7 @@ class Settings(BaseSettings):
     outbox_max_delay: float = 600.0
     # webhooks stored in up to this many concurrent group-commit transactions per API process (a sender's next
     # message waits for the commit of their previous one, so each chat is numbered in arrival order)
-    intake_transactions: int = Field(default=4, ge=1, le=32)
+    intake_transactions: int = Field(default=3, ge=1, le=32)
     telegram_rate_overall: float = 30.0
     telegram_rate_per_chat: float = 1.0
     zalo_rate_overall: float = 10.0

@@ -215,7 +215,7 @@ class GroupCommit:
     (acknowledged ⇒ stored). When a batch fails, its halves are tried again, so a bad event fails only its own
     request."""
 
-    def __init__(self, store_many: StoreMany, max_batch: int = 500, transactions: int = 4) -> None:
+    def __init__(self, store_many: StoreMany, max_batch: int = 500, transactions: int = 3) -> None:
         self._store_many = store_many
         self._max = max_batch
         self._limit = max(1, transactions)
