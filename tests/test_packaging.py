@@ -118,6 +118,10 @@ def test_the_wheel_ships_the_data_as_the_gopy_data_package(wheel: Path) -> None:
         assert bundled in names, bundled
     for folder in ("categories", "intents", "seed", "realworld"):
         assert any(n.startswith(f"gopy_data/nlu/{folder}/") and n.endswith(".yml") for n in names), folder
+    # every file a page loads (the console's and the API documentation's scripts, styles and icon)
+    served = [p.relative_to(ROOT).as_posix() for p in (ROOT / "backend").rglob("static/**/*") if p.is_file()]
+    assert "backend/console/static/favicon.svg" in served
+    assert [s for s in served if s not in names] == []
     assert not [n for n in names if "__pycache__" in n or n.startswith(("tests/", "data/"))]
     top_level = {n.split("/")[0] for n in names if not n.startswith("gopy-")}
     assert top_level == {"bot", "nlu", "handlers", "backend", "gopy_data"}

@@ -1,6 +1,10 @@
-"""The interactive API documentation (``/docs``), served entirely from this server: the Swagger UI files come from
-the ``swagger-ui-bundle`` package, so the page works without any CDN (and under a strict Content-Security-Policy:
-see ``backend/security_headers.py``)."""
+"""The interactive API documentation (``/docs``), served entirely from this server, so the page works without any
+CDN (and under a strict Content-Security-Policy: see ``backend/security_headers.py``).
+
+The Swagger UI files in ``static/swagger_ui/`` are Swagger UI 5.17.14 (Apache License 2.0,
+https://github.com/swagger-api/swagger-ui), copied unchanged from the ``django-static-swagger-ui`` 5.17.14.1 wheel.
+Swagger UI 5 is the first to render OpenAPI 3.1, the version FastAPI writes (the ``swagger-ui-bundle`` package
+carries 4.15 and showed "Unable to render this definition")."""
 
 from __future__ import annotations
 
@@ -11,9 +15,8 @@ from typing import Any
 from fastapi import APIRouter, FastAPI, HTTPException, Request
 from fastapi.openapi.docs import get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
 from fastapi.responses import FileResponse, HTMLResponse
-from swagger_ui_bundle import swagger_ui_path
 
-ASSETS = Path(swagger_ui_path)
+ASSETS = Path(__file__).parent / "static" / "swagger_ui"
 FAVICON = Path(__file__).parent / "static" / "favicon.svg"
 TYPES = {
     "swagger-ui-bundle.js": "text/javascript; charset=utf-8",
