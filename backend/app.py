@@ -28,16 +28,14 @@ from backend.console import officials as console_officials
 from backend.console import reports as console_reports
 from backend.console import routes as console
 from backend.container import Container
+from backend.http_limits import CLOSE, TOO_LARGE, declared_length_refusal
 from backend.security_headers import SecurityHeaders
 from backend.services.live import LiveHub
 from backend.webchat import routes as chat_page
 
 log = logging.getLogger(__name__)
 MAX_BODY = 1_000_000
-TOO_LARGE = "request body too large / dữ liệu gửi lên quá lớn"
-BAD_LENGTH = "invalid Content-Length / độ dài dữ liệu không hợp lệ"
 BAD_TEXT = "the request contains characters that are not text / dữ liệu gửi lên có ký tự không hợp lệ"
-CLOSE = {"Connection": "close"}  # the server then closes the connection instead of reading the rest of the body
 
 
 class BodyTooLarge(HTTPException):
@@ -82,14 +80,10 @@ class BodyLimit:
             await JSONResponse({"detail": BAD_TEXT}, status_code=400)(scope, receive, send)
             return
         form = headers.get("content-type", "").startswith("application/x-www-form-urlencoded")
-        length = headers.get("content-length")
-        if length is not None:
-            if not (length.isascii() and length.isdigit()):
-                await JSONResponse({"detail": BAD_LENGTH}, status_code=400, headers=CLOSE)(scope, receive, send)
-                return
-            if int(length) > self.limit:
-                await JSONResponse({"detail": TOO_LARGE}, status_code=413, headers=CLOSE)(scope, receive, send)
-                return
+        refusal = declared_length_refusal(headers, self.limit)
+        if refusal is not None:
+            await JSONResponse({"detail": refusal[1]}, status_code=refusal[0], headers=CLOSE)(scope, receive, send)
+            return
         received = 0
         started = False
         buffer = bytearray()
@@ -219,8 +213,9 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         redoc_url=None,
     )
     app.state.container = container
-    documented = api_docs.vietnam_time_examples(app)  # +07:00 in the examples
-    app.openapi = lambda: webhooks.document(documented(), sorted(container.channels.channels))  # type: ignore[method-assign]
+    app.openapi = api_docs.vietnam_time_examples(  # type: ignore[method-assign]
+        app, lambda schema: webhooks.document(schema, sorted(container.channels.channels))
+    )  # +07:00 in the examples; the platform webhooks' endpoint added to FastAPI's routes
     app.state.live = LiveHub(container.live_bus)  # the console's event streams (GET /console/events)
     app.add_middleware(BodyLimit)
     app.add_middleware(SecurityHeaders)  # CSP, framing, no-store on officials' pages and API

@@ -4,6 +4,8 @@ Time is cut into slots of ``1 / rate`` seconds; a sender claims the earliest fre
 ``SET NX`` and waits for its start, so sends are at least one slot apart and the rate can never exceed the limit,
 however many workers run. Slots are ``headroom`` (10 %) wider than the limit requires, so the network's jitter
 (a send delayed by a few slots on its way) still never shows the platform more than the limit in any second.
+A send whose process woke too late for its slot (a busy event loop, a pause of the machine) does not go at once:
+it would go out together with the sends of the slots after it. It claims a new slot instead (``MAX_LATE``).
 Works with plain Redis commands (no Lua), so the embedded in-process stand-in behaves the same.
 """
 
@@ -22,6 +24,8 @@ from redis.exceptions import RedisError
 log = logging.getLogger(__name__)
 MAX_AHEAD = 2000  # slots to look ahead before giving up on a claim round
 REDIS_RETRY_SECONDS = 5.0  # after a Redis failure, limit locally for this long before trying Redis again
+MAX_LATE = 0.04  # seconds past its slot's start a send may still go (a slot is 37 ms at 27/s)
+MAX_LATE_ROUNDS = 20  # new slots claimed for one send that keeps waking too late, before giving up
 UNLIMITED = 1000.0  # messages/s: no platform allows this much; a rate of 0 or at least this means "no limit"
 
 
@@ -122,11 +126,22 @@ class RateLimiter:
         The chat's slot comes first, then an overall slot at or after it. When the overall slot is later than the
         chat's, the chat's following slots up to one chat-interval after the real send time are claimed too, so
         two sends to one chat are always a full interval apart (if one is taken meanwhile, try again later).
+        Woken more than ``MAX_LATE`` after its slot began, it claims another.
         """
         rule = self.rules.get(channel)
         if rule is None:
             return
-        overall, per_chat = rule
+        for _ in range(MAX_LATE_ROUNDS):
+            send_at = await self._slot(channel, chat_id, *rule)
+            delay = send_at - self._clock()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            if self._clock() - send_at <= MAX_LATE:
+                return
+        raise RuntimeError(f"rate limiter: woke too late for every slot of {channel}:{chat_id}")
+
+    async def _slot(self, channel: str, chat_id: str, overall: float, per_chat: float) -> float:
+        """The start of the slot claimed for the send (overall, and for the chat)."""
         start = self._clock()
         chat_key = f"{channel}:chat:{chat_id}"
         for _ in range(20):
@@ -139,9 +154,7 @@ class RateLimiter:
             start = send_at
         else:
             raise RuntimeError(f"rate limiter: no consistent slot for {chat_key}")
-        delay = send_at - self._clock()
-        if delay > 0:
-            await asyncio.sleep(delay)
+        return send_at
 
     async def _cover(self, key: str, rate: float, chat_start: float, send_at: float) -> bool:
         """Claim the chat's slots that begin after ``chat_start`` and less than one interval after ``send_at``."""

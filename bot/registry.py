@@ -141,8 +141,10 @@ class Channel(abc.ABC, Generic[C]):
     def parse(self, data: dict[str, Any]) -> InboundResult:
         """A webhook payload as a normalised message, or an outcome saying why it is ignored."""
 
-    async def after_accept(self, result: InboundResult, host: ChannelHost) -> None:
-        """Runs in the background once the event is stored and acknowledged."""
+    def after_accept(self, result: InboundResult, host: ChannelHost) -> Coroutine[Any, Any, None] | None:
+        """What to run in the background once the event is stored and acknowledged, or ``None`` for nothing (the
+        usual answer: a flood's webhooks then cost no task each)."""
+        return None
 
     # -- outbound -----------------------------------------------------------------------------------------
     @abc.abstractmethod

@@ -19,10 +19,12 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.util
+import itertools
 import pickle
 import re
 from collections import defaultdict
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -195,6 +197,7 @@ WARD_TYPES = {
     "tt": "thị trấn",
 }
 _TOKEN = re.compile(r"[a-z0-9]+")
+_WORDS = re.compile(r"([a-z0-9]+)")  # ``_TOKEN``, kept by ``split``
 _SPLIT = re.compile(r"^(p|q|f|x|h)(\d{1,2})$")
 _SPLIT_LETTERS = frozenset("pqfxh")
 
@@ -249,11 +252,41 @@ _BY_FIRST_WORD = {
 }
 
 
+_STREET_BY_LAST: dict[str, list[tuple[str, ...]]] = defaultdict(list)
+for _words in STREET_WORDS:
+    _STREET_BY_LAST[_words[-1]].append(_words)
+
+
+def _street_before(tokens: list[tuple[str, int, int]], i: int) -> bool:
+    """One of ``STREET_WORDS`` right before token ``i`` ("đường", "sông"... ending at the token before)."""
+    options = _STREET_BY_LAST.get(tokens[i - 1][0], ()) if i else ()
+    return any(i >= len(w) and tuple(t[0] for t in tokens[i - len(w) : i]) == w for w in options)
+
+
 def accented(text: str) -> str:
     """Lower case with diacritics, modern tone marks, single spaces: "Phú Yên" and "Phù Yên" stay apart."""
     from nlu.normalize import fix_tone_marks
 
     return " ".join(re.sub(r"[^\w]+", " ", fix_tone_marks(nfc(text).lower())).split())
+
+
+# Names of the gazetteer, read again for every message that names their unit (a few thousand): remembered.
+@lru_cache(maxsize=1 << 16)
+def _name_key(name: str) -> str:
+    """``key`` of a gazetteer name."""
+    return key(name)
+
+
+@lru_cache(maxsize=1 << 16)
+def _short_key(name: str) -> str:
+    """``key`` of a gazetteer name without its prefix ("quận", "phường"...)."""
+    return key(short_name(name))
+
+
+@lru_cache(maxsize=1 << 16)
+def _accented_name(name: str, short: bool) -> str:
+    """``accented`` of a gazetteer name, without its prefix when ``short``."""
+    return accented(short_name(name) if short else name)
 
 
 def _has_marks(text: str) -> bool:
@@ -355,9 +388,17 @@ class LocationExtractor:
     @staticmethod
     def _tokens(folded: str) -> list[tuple[str, int, int]]:
         """Tokens of the folded text (``fold_chars``): (word, start, end); "q1" is two tokens."""
+        parts = _WORDS.split(folded)  # separators and words in turn, a separator (maybe empty) first and last
+        words = parts[1::2]
+        if all(map(str.isalpha, words)):  # most texts: no digit to read or to split off
+            ends = list(itertools.accumulate(map(len, parts)))
+            return list(zip(words, ends[0::2], ends[1::2], strict=False))
         out = []
         for m in _TOKEN.finditer(folded):
             word = m.group(0)
+            if word.isalpha():  # most words: no digit to read or to split off
+                out.append((word, *m.span()))
+                continue
             split = _SPLIT.match(word) if 1 < len(word) < 4 and word[0] in _SPLIT_LETTERS else None
             if split:
                 cut = m.start() + len(split.group(1))
@@ -408,14 +449,15 @@ class LocationExtractor:
         seg = self._segments(folded, tokens)
         found: list[_Mention] = []
         starters, capital = self._starters, self._capital_starters
-        i = 0
-        while i < len(tokens):
-            word = tokens[i][0]
-            if word not in starters and not (word in capital and i > 0 and text[tokens[i][1]].isupper()):
-                i += 1
-                continue
-            step = self._scan_at(text, tokens, seg, i, found)
-            i += max(step, 1)
+        scanned = [
+            i
+            for i, (word, start, _) in enumerate(tokens)
+            if word in starters or (word in capital and i > 0 and text[start].isupper())
+        ]
+        after = 0  # the first token after the last mention found
+        for i in scanned:
+            if i >= after:
+                after = i + max(self._scan_at(text, tokens, seg, i, found), 1)
         if found and not any(m.kind in ("ward", "bare_ward") for m in found):
             found += self._ward_before_district(tokens, seg, found)
         return found
@@ -434,7 +476,7 @@ class LocationExtractor:
                 if len({seg[j] for j in range(k - n, k)}) != 1:
                     continue
                 name = " ".join(t[0] for t in chunk)
-                if any(key(short_name(r.old_district)) == d.name for r in self.old_wards.get(name, [])):
+                if any(_short_key(r.old_district) == d.name for r in self.old_wards.get(name, [])):
                     return [_Mention("ward", name, chunk[0][1], chunk[-1][2], (), chunk[0][1], "")]
         return []
 
@@ -476,10 +518,7 @@ class LocationExtractor:
         if n and (p or n > 1 or tokens[i][0] in self.provinces):
             name = " ".join(t[0] for t in tokens[i + p : i + p + n])
             street = not p and (
-                (
-                    any(i >= len(w) and tuple(t[0] for t in tokens[i - len(w) : i]) == w for w in STREET_WORDS)
-                    and not (i >= 2 and tokens[i - 1][0] == "que" and tokens[i - 2][0] == "ve")
-                )
+                (_street_before(tokens, i) and not (i >= 2 and tokens[i - 1][0] == "que" and tokens[i - 2][0] == "ve"))
                 or self._continues_name(text, tokens, seg, i + n)
             )
             return add("street" if street else "province", i, i + p, n, (self.provinces[name],))
@@ -610,12 +649,12 @@ class LocationExtractor:
         )
 
     @staticmethod
-    def _same_spelling(units: list[Any], surface: str, name_of: Any) -> list[Any]:
+    def _same_spelling(units: list[Any], surface: str, accented_name_of: Any) -> list[Any]:
         """With diacritics typed, keep the units spelled exactly so ("Phú Yên" is not "Phù Yên"), if any."""
         if not _has_marks(surface):
             return units
         want = accented(surface)
-        exact = [u for u in units if accented(name_of(u)) == want]
+        exact = [u for u in units if accented_name_of(u) == want]
         return exact or units
 
     def _ward_candidates(
@@ -624,16 +663,16 @@ class LocationExtractor:
         surface = text[ward.name_start : ward.end] if ward.name_start >= 0 else ""
         wtype = WARD_TYPES.get(ward.prefix)
         new = [c for c in self.communes.get(ward.name, []) if province is None or c.parent_code == province]
-        new = self._same_spelling(new, surface, lambda u: u.short_name)
+        new = self._same_spelling(new, surface, lambda u: _accented_name(u.short_name, False))
         if wtype and any(c.division_type == wtype for c in new):
             new = [c for c in new if c.division_type == wtype]
         old_records = self.old_wards.get(ward.name, [])
-        old_records = self._same_spelling(old_records, surface, lambda r: short_name(r.old_ward))
+        old_records = self._same_spelling(old_records, surface, lambda r: _accented_name(r.old_ward, True))
         if districts:
             names = {d.name for d in districts}
-            old_records = [r for r in old_records if key(short_name(r.old_district)) in names]
-        if wtype and any(key(r.old_ward).startswith(key(wtype)) for r in old_records):
-            old_records = [r for r in old_records if key(r.old_ward).startswith(key(wtype))]
+            old_records = [r for r in old_records if _short_key(r.old_district) in names]
+        if wtype and any(_name_key(r.old_ward).startswith(_name_key(wtype)) for r in old_records):
+            old_records = [r for r in old_records if _name_key(r.old_ward).startswith(_name_key(wtype))]
         old = [u for u in (self.g.get(r.new_commune) for r in old_records) if u is not None]
         old = [u for u in old if province is None or u.parent_code == province]
         if districts and old:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from nlu.vocab import nfc, strip_diacritics
 
@@ -120,16 +121,17 @@ def fix_tone_marks(text: str) -> str:
     return _TONE_RE.sub(lambda m: _TONE_FIX[m.group(0)], text)
 
 
-def expand_abbreviations(text: str) -> str:
-    """Expand chat spelling on whole words of lower-cased text."""
-    words = text.split()
-    return " ".join(map(ABBREVIATIONS.get, words, words))
+@lru_cache(maxsize=4096)
+def lowered_words(text: str) -> tuple[str, ...]:
+    """The words of ``text`` in NFC and lower case, with modern tone marks and punctuation set apart: what
+    ``normalize`` expands and the urgency cues read (remembered: both read every message, one after the other)."""
+    return tuple(fix_tone_marks(nfc(text).lower()).translate(PUNCT_APART).split())
 
 
 def normalize(text: str) -> str:
     """NFC, lower case, modern tone marks, punctuation spaced, abbreviations expanded, spaces collapsed."""
-    text = fix_tone_marks(nfc(text).lower()).translate(PUNCT_APART)
-    return expand_abbreviations(text)  # its split() collapses the spaces (the same characters as the pattern \s)
+    words = lowered_words(text)  # split() collapses the spaces (the same characters as the pattern \s)
+    return " ".join(map(ABBREVIATIONS.get, words, words))
 
 
 def has_diacritics(text: str) -> bool:

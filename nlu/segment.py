@@ -5,8 +5,10 @@ handing them to the tagger. The model is a linear-chain CRF over two labels (``B
 continues it), so a token's label scores are sums of attribute weights, each attribute depending on one, two or
 three tokens of the window -2..+2. :class:`CrfSegmenter` reads the same model files (the CRFsuite model, the
 feature templates and the dictionary), sums the weights of each token, token pair and token triple once, adds up
-the spans that begin at the same token (cached by the three tokens from there: distinct messages share most of their
-words, pairs and triples), so a token's score is five additions, and decodes with Viterbi. Tokenisation is
+the spans that begin at the same token, so a token's score is five additions, and decodes with Viterbi. The sums are
+cached by the two tokens from there when no three-token text they begin is named by the model or the dictionary (a
+three-token span then scores by its yes/no functions alone: most pairs), else by the three tokens; distinct messages
+share most of their words and pairs, and one look-up tells all that is known of a new pair. Tokenisation is
 underthesea's own regular expression. ``tests/nlu/test_cache.py`` checks that the output equals ``word_tokenize`` on
 every training and held-out message; a model whose templates are not the known ones is run by underthesea itself.
 
@@ -17,15 +19,15 @@ does not parse the 5 MB model at start-up (see :mod:`nlu.cache`).
 from __future__ import annotations
 
 import importlib.util
+import itertools
 import marshal
-import operator
 import re
 import struct
 import unicodedata
 from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from nlu.cache import cached_build, files_digest
 
@@ -168,10 +170,49 @@ def _isdigit(token: str) -> bool:
     return token.isascii() and token.isdigit()
 
 
-def _summed(head: tuple[float, ...], tail: tuple[float, ...], places: int) -> tuple[float, ...]:
-    """``head`` with ``tail`` added to its first ``places`` values, value by value (the same additions, in the same
-    order, as the scores' sums the segmenter is checked against)."""
-    return tuple(map(operator.add, head[:places], tail[:places])) + head[places:]
+def _openings(phrases: dict[str, None]) -> dict[str, None]:
+    """Every beginning of these phrases that ends with their second space or a later one."""
+    out: dict[str, None] = {}
+    for phrase in phrases:
+        end = phrase.find(" ", phrase.find(" ") + 1)
+        while end >= 0:
+            out[phrase[: end + 1]] = None
+            end = phrase.find(" ", end + 1)
+    return out
+
+
+# The facts of ``_pair_facts``: the text (before its last space) some two-token attribute names, is a dictionary word;
+# the text begins a three-token text some attribute names, begins a dictionary word of two spaces or more.
+_NAMED, _WORD, _OPENS_NAMED, _OPENS_WORD = 1, 2, 4, 8
+
+
+def _pair_facts(texts: dict[str, None], dictionary: dict[str, None], third_texts: dict[str, None]) -> dict[str, int]:
+    """The facts (bits) of every text of words followed by a space that has some; a text of two tokens has at least
+    one space, and lower-casing keeps the spaces, so dictionary words without one are left out."""
+    facts: dict[str, int] = {}
+    marked = (
+        ((text + " " for text in texts), _NAMED),
+        ((word + " " for word in dictionary if " " in word), _WORD),
+        (_openings(third_texts), _OPENS_NAMED),
+        (_openings(dictionary), _OPENS_WORD),
+    )
+    for keys, bit in marked:
+        for key in keys:
+            facts[key] = facts.get(key, 0) | bit
+    return facts
+
+
+def _with_three(two: tuple[float, ...], three: tuple[float, ...]) -> tuple[float, ...]:
+    """The spans that begin at a token: ``two`` (its one- and two-token spans, added place by place of the window)
+    with its three-token span's scores added at the window places 0 to 2."""
+    t0, t1, t2, t3, t4, t5, t6, t7, t8, t9 = two
+    h0, h1, h2, h3, h4, h5 = three
+    return (t0 + h0, t1 + h1, t2 + h2, t3 + h3, t4 + h4, t5 + h5, t6, t7, t8, t9)
+
+
+def _flag_values(in_dict: bool, digit: bool, title: bool) -> dict[str, str]:
+    """The attribute values of a span whose text names no attribute (``_ABSENT``), by its yes/no functions."""
+    return {"": _ABSENT, "lower": _ABSENT, "is_in_dict": str(in_dict), "isdigit": str(digit), "istitle": str(title)}
 
 
 class CrfSegmenter:
@@ -185,17 +226,32 @@ class CrfSegmenter:
         self.dictionary: dict[str, None] = dict.fromkeys(compiled["dictionary"])
         # the token texts (as they are, or lower case) some attribute of a span of 1, 2, 3 tokens names
         self._texts: dict[int, dict[str, None]] = {size: dict.fromkeys(compiled["texts"][size]) for size in (1, 2, 3)}
-        self._by_flags: dict[tuple[int, bool, bool, bool], tuple[float, ...]] = {}
+        # the scores of a span of 1, 2, 3 tokens whose text (and lower case) no attribute names, by (in the
+        # dictionary, all digits, every token title-like): they depend on these yes/no functions only
+        self._by_flags: tuple[dict[tuple[bool, ...], tuple[float, ...]], ...] = tuple(
+            {flags: self._weigh(size, _flag_values(*flags)) for flags in itertools.product((False, True), repeat=3)}
+            for size in (1, 2, 3)
+        )
+        # the scores of a span that holds a padding token (its functions all read "BOS" or "EOS")
+        self._padded = {
+            (pad, size): self._weigh(size, values) for pad, values in _PADDING.items() for size in (1, 2, 3)
+        }
+        # what the text of two tokens, with a space after it, is known as (``_pair_facts``): one look-up a pair
+        self._pair_facts = _pair_facts(self._texts[2], self.dictionary, self._texts[3])
         # (B-W, I-W) scores remembered of each span of tokens (at every place of the window): of one token (by its
-        # text); by two tokens, the one- and two-token spans that begin at the first (``_opening``); by three tokens,
-        # all the spans that begin at the first (``_starting``)
+        # text); by two tokens, the one- and two-token spans that begin at the first (of the pairs ``_after_pair``
+        # leaves to ``_starting``); by three tokens, all the spans that begin at the first (``_starting``); and by two
+        # tokens, those of any third (``_after_pair``)
         self._span_caches: tuple[
             dict[str, tuple[float, ...]],
             dict[tuple[str, ...], tuple[float, ...]],
             dict[tuple[str, ...], tuple[float, ...]],
         ] = ({}, {}, {})
+        self._after: dict[tuple[str, str], tuple[tuple[float, ...], ...]] = {}
         self._normal: dict[str, str] = {}
-        self._chunks: dict[str, list[str]] = {}  # a chunk of text (with its following space) → its tokens
+        # a chunk of text followed by a space (by the chunk without it), the last chunk of a text → its tokens
+        self._chunks: dict[str, list[str]] = {}
+        self._last_chunks: dict[str, list[str]] = {}
         tok = compiled["tokenizer"]
         self._pattern = re.compile(tok["pattern"], tok["flags"])
         self._character_map: dict[str, str] = tok["character_map"]
@@ -205,9 +261,10 @@ class CrfSegmenter:
         """Forget the remembered scores and tokens (the results do not change)."""
         self._normal.clear()
         self._chunks.clear()
-        self._by_flags.clear()
+        self._last_chunks.clear()
         for cache in self._span_caches:
             cache.clear()
+        self._after.clear()
 
     @classmethod
     def load(cls, cache_dir: Path | None = None) -> CrfSegmenter:
@@ -251,19 +308,24 @@ class CrfSegmenter:
         text = self._normalize_text(text)
         if "Th" in text:
             return self._tokens(text)
-        chunks = self._chunks
-        out: list[str] = []
-        last = text.count(" ")
-        for n, chunk in enumerate(text.split(" ")):
-            key = chunk if n == last else chunk + " "
-            found = chunks.get(key)
-            if found is None:
-                found = self._tokens(key)
-                if len(chunks) > 200_000:
-                    chunks.clear()
-                chunks[key] = found
-            out += found
-        return out
+        *chunks, last = text.split(" ")
+        found = list(map(self._chunks.get, chunks))  # by the chunk before its space
+        if not all(found):  # a chunk not seen before (or one without tokens)
+            found = [
+                self._remember(self._chunks, c, c + " ") if f is None else f for c, f in zip(chunks, found, strict=True)
+            ]
+        end = self._last_chunks.get(last)
+        if end is None:
+            end = self._remember(self._last_chunks, last, last)
+        return [token for tokens in cast("list[list[str]]", found) for token in tokens] + end
+
+    def _remember(self, chunks: dict[str, list[str]], chunk: str, text: str) -> list[str]:
+        """The tokens of ``text``, remembered in ``chunks`` by ``chunk``."""
+        found = self._tokens(text)
+        if len(chunks) > 200_000:
+            chunks.clear()
+        chunks[chunk] = found
+        return found
 
     def _tokens(self, text: str) -> list[str]:
         out = []
@@ -290,25 +352,15 @@ class CrfSegmenter:
         if text in texts or "\x00" in text or (_LOWER_USED[size] and lower in texts):
             return self._all_scores(words, text, lower)
         # Neither the words nor their lower case name any attribute: the scores depend on the yes/no functions only
-        in_dict = lower in self.dictionary
         digit = size == 1 and text.isascii() and text.isdigit()  # isdigit is an attribute of single tokens only
-        title = True  # _istitle of every word
-        for word in words:
-            if word[:1].islower():
-                title = False
-                break
-        key = (size, in_dict, digit, title)
-        found = self._by_flags.get(key)
-        if found is None:
-            values = {"": _ABSENT, "lower": _ABSENT, "is_in_dict": str(in_dict), "isdigit": str(digit)}
-            found = self._by_flags[key] = self._weigh(size, {**values, "istitle": str(title)})
-        return found
+        title = not any(word[:1].islower() for word in words)  # _istitle of every word
+        return self._by_flags[size - 1][(lower in self.dictionary, digit, title)]
 
     def _all_scores(self, words: tuple[str, ...], text: str, lower: str) -> tuple[float, ...]:
         if _BOS in words:
-            return self._weigh(len(words), _PADDING["BOS"])
+            return self._padded[("BOS", len(words))]
         if _EOS in words:
-            return self._weigh(len(words), _PADDING["EOS"])
+            return self._padded[("EOS", len(words))]
         needed = _NEEDED[len(words)]
         values = {"": text, "lower": lower, "is_in_dict": "True" if lower in self.dictionary else "False"}
         values["isdigit"] = "True" if "isdigit" in needed and all(_isdigit(w) for w in words) else "False"
@@ -328,75 +380,134 @@ class CrfSegmenter:
             out += (b, i)
         return tuple(out)
 
-    def _opening(self, pair: tuple[str, str]) -> tuple[float, ...]:
-        """The scores of the one- and two-token spans that begin at the first of two tokens, added place by place
-        of the window (as ``_starting``, without the three-token span)."""
+    def _opening(self, a: str, b: str, head: str, lower: str, facts: int, lower_facts: int) -> tuple[float, ...]:
+        """The scores of the one- and two-token spans that begin at ``a``, added place by place of the window (as
+        ``_starting``, without the three-token span): ``head`` is ``"a b "``, ``lower`` its lower case, with their
+        ``_pair_facts``. The pair's scores are ``_span_scores``, inlined."""
         singles = self._span_caches[0]
-        word = pair[0]
-        one = singles.get(word) or singles.setdefault(word, self._span_scores((word,)))
-        two = self._span_scores(pair)
-        return _summed(one, two, 8)
+        one = singles.get(a) or singles.setdefault(a, self._span_scores((a,)))
+        if (facts | lower_facts) & _NAMED or "\x00" in head:
+            pair = self._all_scores((a, b), head[:-1], lower[:-1])
+        else:
+            title = not (a[:1].islower() or b[:1].islower())
+            pair = self._by_flags[1][(bool(lower_facts & _WORD), False, title)]
+        o0, o1, o2, o3, o4, o5, o6, o7, o8, o9 = one
+        t0, t1, t2, t3, t4, t5, t6, t7 = pair
+        return (o0 + t0, o1 + t1, o2 + t2, o3 + t3, o4 + t4, o5 + t5, o6 + t6, o7 + t7, o8, o9)
 
     def _starting(self, triple: tuple[str, str, str]) -> tuple[float, ...]:
         """The scores of the spans that begin at the first of three tokens (its one-, two- and three-token spans),
-        added place by place of the window: (B-W, I-W) of the window places 0 to 4, flattened."""
-        pairs = self._span_caches[1]
-        pair = triple[:2]
-        two = pairs.get(pair) or pairs.setdefault(pair, self._opening(pair))
-        three = self._span_scores(triple)
-        return _summed(two, three, 6)
+        added place by place of the window: (B-W, I-W) of the window places 0 to 4, flattened. The three-token
+        span is ``_span_scores`` inlined (no lower-case attribute at that length: only its text is looked up)."""
+        a, b, c = triple
+        two = self._span_caches[1].get((a, b))  # remembered by ``_after_pair`` when it leaves the pair to this
+        if two is None:  # a pair before the end padding
+            head = f"{a} {b} "
+            lower = head.lower()
+            two = self._opening(a, b, head, lower, self._pair_facts.get(head, 0), self._pair_facts.get(lower, 0))
+        text = f"{a} {b} {c}"
+        if text in self._texts[3] or "\x00" in text:
+            three = self._all_scores(triple, text, text.lower())
+        else:
+            title = not (a[:1].islower() or b[:1].islower() or c[:1].islower())
+            three = self._by_flags[2][(text.lower() in self.dictionary, False, title)]
+        return _with_three(two, three)
 
-    def _state_scores(self, tokens: Sequence[str]) -> list[tuple[float, float]]:
-        """The (B-W, I-W) score of each token: the weights of the attributes of its five-token window.
+    def _after_pair(self, a: str, b: str) -> tuple[tuple[float, ...], ...]:
+        """``_starting`` of the triples that begin with ``a, b``, for any third token but the end padding, when no
+        three-token text beginning with ``"a b "`` is an attribute value or (in lower case) a dictionary word: the
+        three-token span then has the scores of its yes/no functions, and only the title function depends on the
+        third token. Indexed by whether the third token begins with a lower-case letter; empty otherwise (and the
+        one- and two-token spans that begin at ``a`` are then remembered for ``_starting``).
 
-        The spans that begin at a token are scored together, once per three tokens (remembered across messages:
-        distinct messages share most of their words and word triples); a token's score adds, for each place of its
-        window, the spans that begin there."""
+        ``"a b "`` ends with a space, so it begins every such text as written, and its lower case begins the text's
+        lower case (lower-casing maps character by character, but for a final sigma, which looks no further than a
+        space)."""
+        head = f"{a} {b} "
+        lower = head.lower()
+        facts = self._pair_facts.get(head, 0)
+        lower_facts = facts if lower == head else self._pair_facts.get(lower, 0)
+        two = self._opening(a, b, head, lower, facts, lower_facts)
+        if "\x00" in head or facts & _OPENS_NAMED or lower_facts & _OPENS_WORD:
+            self._span_caches[1][(a, b)] = two  # for ``_starting``
+            return ()
+        lower_third = _with_three(two, self._by_flags[2][(False, False, False)])
+        if a[:1].islower() or b[:1].islower():
+            return lower_third, lower_third  # not title-like whatever the third token
+        return _with_three(two, self._by_flags[2][(False, False, True)]), lower_third
+
+    def _window_scores(self, tokens: Sequence[str]) -> list[tuple[float, ...]]:
+        """The scores of the spans that begin at each token of the padded tokens (``_starting``), remembered across
+        messages: by the two tokens from there when they begin no three-token text the model or the dictionary
+        names (``_after_pair``), else by the three tokens (distinct messages share most of their words and pairs)."""
         padded = (_BOS, _BOS, *tokens, _EOS, _EOS, _EOS, _EOS)  # the last two only fill the triples of the end
-        starts = self._span_caches[2]
-        get, keep, make = starts.get, starts.setdefault, self._starting
-        # a triple's scores, or (not seen before) computed and remembered: the scores are never an empty tuple
-        found = [get(k) or keep(k, make(k)) for k in zip(padded, padded[1:], padded[2:], strict=False)]
-        if len(starts) > 500_000:
-            self.clear()
-        # token t: its window place k is the place k of the spans that begin at token t + k
-        return [
-            (g0[0] + g1[2] + g2[4] + g3[6] + g4[8], g0[1] + g1[3] + g2[5] + g3[7] + g4[9])
-            for g0, g1, g2, g3, g4 in zip(found, found[1:], found[2:], found[3:], found[4:], strict=False)
+        starts, after = self._span_caches[2], self._after
+        get = after.get
+        found = [
+            by_third[c[:1].islower()] if (by_third := get(pair)) and c != _EOS else self._start(pair, c, by_third)
+            for pair, c in zip(itertools.pairwise(padded), padded[2:], strict=False)
         ]
+        if len(starts) + len(after) > 500_000:
+            self.clear()
+        return found
+
+    def _start(
+        self, pair: tuple[str, str], c: str, by_third: tuple[tuple[float, ...], ...] | None
+    ) -> tuple[float, ...]:
+        """``_window_scores`` of a triple whose pair was not seen before (``by_third`` is None), or is left to
+        ``_starting``, or comes before the end padding."""
+        if by_third is None:
+            by_third = self._after[pair] = self._after_pair(*pair)
+            if by_third and c != _EOS:
+                return by_third[c[:1].islower()]
+        k = (*pair, c)  # a triple's scores, or (not seen before) computed and remembered: never an empty tuple
+        starts = self._span_caches[2]
+        return starts.get(k) or starts.setdefault(k, self._starting(k))
 
     def tags(self, tokens: Sequence[str]) -> list[int]:
-        """Viterbi over the two labels (0 = B-W, 1 = I-W); ties go to the lower label, as in CRFsuite."""
+        """Viterbi over the two labels (0 = B-W, 1 = I-W); ties go to the lower label, as in CRFsuite.
+
+        The (B-W, I-W) score of a token is the weights of the attributes of its five-token window: for each place
+        k of the window, the place k of the spans that begin at token t + k (``_window_scores``)."""
         if not tokens:
             return []
-        state = self._state_scores(tokens)
+        found = self._window_scores(tokens)
         (bb, bi), (ib, ii) = self.trans
-        prev_b, prev_i = state[0]
-        back: list[tuple[int, int]] = []
-        for sb, si in state[1:]:
+        windows = zip(found, found[1:], found[2:], found[3:], found[4:], strict=False)
+        g0, g1, g2, g3, g4 = next(windows)
+        prev_b = g0[0] + g1[2] + g2[4] + g3[6] + g4[8]
+        prev_i = g0[1] + g1[3] + g2[5] + g3[7] + g4[9]
+        back: list[int] = []  # of each later token, the best previous label before a B-W (bit 0) and an I-W (bit 1)
+        for g0, g1, g2, g3, g4 in windows:
             from_b, from_i = prev_b + bb, prev_i + ib
-            to_b = (0, from_b) if not from_b < from_i else (1, from_i)
+            if from_b < from_i:
+                step, best_b = 1, from_i
+            else:
+                step, best_b = 0, from_b
             from_b, from_i = prev_b + bi, prev_i + ii
-            to_i = (0, from_b) if not from_b < from_i else (1, from_i)
-            back.append((to_b[0], to_i[0]))
-            prev_b, prev_i = to_b[1] + sb, to_i[1] + si
+            if from_b < from_i:
+                step, best_i = step + 2, from_i
+            else:
+                best_i = from_b
+            back.append(step)
+            prev_b = best_b + (g0[0] + g1[2] + g2[4] + g3[6] + g4[8])
+            prev_i = best_i + (g0[1] + g1[3] + g2[5] + g3[7] + g4[9])
         label = 0 if not prev_b < prev_i else 1
         out = [label]
         for step in reversed(back):
-            label = step[label]
+            label = (step >> label) & 1
             out.append(label)
         out.reverse()
         return out
 
     def segment(self, text: str) -> str:
+        """The tokens, each after a space, or after "_" where it continues a word (a space inside a token too)."""
         tokens = self.tokenize(text)
-        words: list[str] = []
-        for n, (tag, token) in enumerate(zip(self.tags(tokens), tokens, strict=True)):
-            if tag == 1 and n > 0:
-                words[-1] = words[-1] + " " + token
-            else:
-                words.append(token)
-        return " ".join(w.replace(" ", "_") for w in words)
+        marked = [
+            ("_" if tag else " ") + token.replace(" ", "_")
+            for tag, token in zip(self.tags(tokens), tokens, strict=True)
+        ]
+        return "".join(marked)[1:]  # without the mark of the first token
 
 
 class _Underthesea:

@@ -17,8 +17,8 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-from nlu.normalize import PUNCT_APART, fix_tone_marks
-from nlu.vocab import nfc, strip_diacritics
+from nlu.normalize import lowered_words
+from nlu.vocab import strip_diacritics
 
 _WORD = re.compile(r"[^\W\d_]+")
 
@@ -182,7 +182,7 @@ def _running(clause: str, m: re.Match[str]) -> bool:
 
 @lru_cache(maxsize=4096)
 def _prepared(text: str) -> str:
-    words = fix_tone_marks(nfc(text).lower()).translate(PUNCT_APART).split()
+    words = lowered_words(text)
     return " ".join(map(_SHORT.get, words, words))
 
 

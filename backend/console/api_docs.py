@@ -74,9 +74,12 @@ def _domain_refusals(schemas: dict[str, Any]) -> None:
         }
 
 
-def vietnam_time_examples(app: FastAPI) -> Callable[[], dict[str, Any]]:
+def vietnam_time_examples(
+    app: FastAPI, extend: Callable[[dict[str, Any]], object] | None = None
+) -> Callable[[], dict[str, Any]]:
     """``app.openapi`` with a Vietnam-time example (``+07:00``) on every timestamp field that has none, and 422s
-    documented as they are sent (field errors or one sentence)."""
+    documented as they are sent (field errors or one sentence); ``extend`` adds what FastAPI cannot describe. The
+    document is built once and cached."""
     plain = app.openapi
 
     def openapi() -> dict[str, Any]:
@@ -87,6 +90,8 @@ def vietnam_time_examples(app: FastAPI) -> Callable[[], dict[str, Any]]:
                 for prop in component.get("properties", {}).values():
                     _with_example(prop)
             _domain_refusals(components)
+            if extend is not None:
+                extend(schema)
             app.openapi_schema = schema
         return app.openapi_schema
 

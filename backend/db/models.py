@@ -162,7 +162,6 @@ class Message(Base):
     __tablename__ = "messages"
     __table_args__ = (
         UniqueConstraint("channel", "direction", "platform_message_id", name="uq_messages_platform_id"),
-        Index("ix_messages_pending", "direction", "processed_at"),
         # the inbound backlog only (a few rows, however many messages were processed): the worker's claim walks it
         # in id order and checks each citizen's older unprocessed message (backend/workers/inbound.py)
         Index("ix_messages_backlog", "id", postgresql_where=_BACKLOG, sqlite_where=_BACKLOG),

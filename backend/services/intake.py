@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -153,6 +153,30 @@ def _citizen_ids(session: Session, msgs: list[InboundMessage]) -> dict[tuple[str
     return found
 
 
+def first_copies(msgs: Sequence[InboundMessage]) -> dict[tuple[str, str], InboundMessage]:
+    """The first copy of each event of a batch, by (channel, platform id), in arrival order (a platform may deliver
+    an event twice, even within one batch)."""
+    first: dict[tuple[str, str], InboundMessage] = {}
+    for m in msgs:
+        first.setdefault((m.channel, m.platform_message_id), m)
+    return first
+
+
+def answers(msgs: Sequence[InboundMessage], found: Mapping[tuple[str, str], tuple[int, int, bool]]) -> list[Stored]:
+    """One answer per event, in order, from ``found``: (channel, platform id) → (message id, citizen id, stored
+    before this batch). A later copy within the batch is a duplicate of the first."""
+    out = []
+    seen: set[tuple[str, str]] = set()
+    for m in msgs:
+        key = (m.channel, m.platform_message_id)
+        if key not in found:
+            raise RuntimeError(f"{m.channel} message {m.platform_message_id} was neither stored nor found")
+        message_id, citizen_id, old = found[key]
+        out.append(Stored(message_id, citizen_id, old or key in seen))
+        seen.add(key)
+    return out
+
+
 def store_batch(session: Session, msgs: list[InboundMessage]) -> list[Stored]:
     """Store many events in the session's transaction (the caller commits): one ``INSERT ... ON CONFLICT DO
     NOTHING`` for the messages; an event already stored, or repeated in the batch, is answered ``duplicate=True``
@@ -161,46 +185,38 @@ def store_batch(session: Session, msgs: list[InboundMessage]) -> list[Stored]:
         return []
     citizens = _citizen_ids(session, msgs)
     now = utcnow()
-    first: dict[tuple[str, str], int] = {}
-    rows = []
-    for i, m in enumerate(msgs):
-        key = (m.channel, m.platform_message_id)
-        if key in first:
-            continue
-        first[key] = i
-        rows.append(
-            {
-                "channel": m.channel,
-                "direction": "in",
-                "platform_message_id": m.platform_message_id,
-                "citizen_id": citizens[(m.channel, m.user_id)],
-                "kind": m.kind,
-                "text": m.text,
-                "data": message_to_data(m),
-                "process_attempts": 0,
-                "created_at": now,
-            }
-        )
+    first = first_copies(msgs)
+    rows = [
+        {
+            "channel": m.channel,
+            "direction": "in",
+            "platform_message_id": m.platform_message_id,
+            "citizen_id": citizens[(m.channel, m.user_id)],
+            "kind": m.kind,
+            "text": m.text,
+            "data": message_to_data(m),
+            "process_attempts": 0,
+            "created_at": now,
+        }
+        for m in first.values()
+    ]
     c = _MESSAGES.c
-    insert_new = _insert(session, _MESSAGES).on_conflict_do_nothing().returning(c.id, c.channel, c.platform_message_id)
+    insert_new = (
+        _insert(session, _MESSAGES)
+        .on_conflict_do_nothing()
+        .returning(c.id, c.channel, c.platform_message_id, c.citizen_id)
+    )
     inserted = session.execute(insert_new, rows)  # one statement (insertmanyvalues), compiled once per process
-    new = {(r.channel, r.platform_message_id): r.id for r in inserted}
-    old: dict[tuple[str, str], tuple[int, int]] = {}
-    missing = [k for k in first if k not in new]
+    found = {(r.channel, r.platform_message_id): (r.id, r.citizen_id, False) for r in inserted}
+    missing = [k for k in first if k not in found]
     if missing:
         query = select(Message.id, Message.citizen_id, Message.channel, Message.platform_message_id).where(
             Message.direction == "in", tuple_(Message.channel, Message.platform_message_id).in_(missing)
         )
-        old = {(r.channel, r.platform_message_id): (r.id, r.citizen_id or 0) for r in session.execute(query)}
-    out = []
-    for i, m in enumerate(msgs):
-        key = (m.channel, m.platform_message_id)
-        if key in new:
-            out.append(Stored(new[key], citizens[(m.channel, m.user_id)], first[key] != i))
-        else:
-            message_id, citizen_id = old[key]
-            out.append(Stored(message_id, citizen_id, True))
-    return out
+        found.update(
+            {(r.channel, r.platform_message_id): (r.id, r.citizen_id or 0, True) for r in session.execute(query)}
+        )
+    return answers(msgs, found)
 
 
 class GroupCommit:

@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import func, literal_column, or_, select, tuple_, update
+from sqlalchemy import Table, bindparam, func, insert, literal_column, or_, select, tuple_, update
 from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm.util import identity_key
 from sqlalchemy.sql.elements import ColumnElement
 
 from backend.db.models import Message, OutboxItem, TicketEvent, utcnow
@@ -61,13 +62,40 @@ class RetryPolicy:
         return float(raw) * random.uniform(0.5, 1.0)  # full jitter on the upper half
 
 
+# the columns a claim reads, in ``Claimed``'s order
+CLAIMED = (
+    OutboxItem.id,
+    OutboxItem.channel,
+    OutboxItem.chat_id,
+    OutboxItem.text,
+    OutboxItem.buttons,
+    OutboxItem.reply_to,
+    OutboxItem.attempts,
+)
+_OUTBOX: Table = OutboxItem.__table__  # type: ignore[assignment]
+_MESSAGES: Table = Message.__table__  # type: ignore[assignment]
+# one delivery recorded: the item still pending (a retried transaction or another worker never records it twice)
+_SENT = (
+    update(_OUTBOX)
+    .where(_OUTBOX.c.id == bindparam("item_id"), _OUTBOX.c.status == "pending")
+    .values(
+        status="sent",
+        sent_at=bindparam("now", type_=_OUTBOX.c.sent_at.type),
+        locked_until=None,
+        attempts=_OUTBOX.c.attempts + 1,
+        platform_message_ids=bindparam("platform_ids", type_=_OUTBOX.c.platform_message_ids.type),
+        last_error=None,
+    )
+)
+
+
 def claim(session: Session, limit: int, channels: list[str] | None = None) -> list[Claimed]:
     """Lease up to ``limit`` due items; the oldest pending item per chat only, so order is kept per chat."""
     now = utcnow()
     older = aliased(OutboxItem)
     pending: ColumnElement[Any] = literal_column("'pending'")  # written out, not bound: the partial indexes apply
     query = (
-        select(OutboxItem)
+        select(*CLAIMED)
         .where(
             OutboxItem.status == pending,
             OutboxItem.next_attempt_at <= now,
@@ -86,13 +114,13 @@ def claim(session: Session, limit: int, channels: list[str] | None = None) -> li
         query = query.where(OutboxItem.channel.in_(channels))
     if session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True, of=OutboxItem)
-    found = list(session.scalars(query))
-    won = _lease(session, [i.id for i in found], now) if found else set()
+    found = session.execute(query).all()  # plain rows: no ORM objects to build and track for a lease
+    won = _lease(session, [row[0] for row in found], now) if found else set()
     session.commit()
     return [
-        Claimed(i.id, i.channel, i.chat_id, i.text, list(i.buttons), i.reply_to, i.attempts)
-        for i in found
-        if i.id in won
+        Claimed(item_id, channel, chat_id, text, list(buttons), reply_to, attempts)
+        for item_id, channel, chat_id, text, buttons, reply_to, attempts in found
+        if item_id in won
     ]
 
 
@@ -121,9 +149,28 @@ def mark_sent(session: Session, item_id: int, platform_ids: list[str], *, commit
 
 def mark_sent_many(session: Session, sent: list[tuple[int, list[str]]]) -> None:
     """Record deliveries (the caller commits): each item sent, and its outbound message linked to the ticket or
-    draft of the message it answers. Two reads for the whole batch (the items, the messages they answer)."""
-    items = {i.id: i for i in session.scalars(select(OutboxItem).where(OutboxItem.id.in_([i for i, _ in sent])))}
-    asked = {(i.channel, i.reply_to) for i in items.values() if i.reply_to is not None and i.status == "pending"}
+    draft of the message it answers. Two reads for the whole batch (the items still pending, the messages they
+    answer) and two statements run for every item at once, in Core (the ORM's unit of work cost the outbox more CPU
+    than the sends themselves)."""
+    platform_ids = dict(sent)
+    items = session.execute(
+        select(
+            OutboxItem.id,
+            OutboxItem.channel,
+            OutboxItem.chat_id,
+            OutboxItem.citizen_id,
+            OutboxItem.ticket_id,
+            OutboxItem.text,
+            OutboxItem.buttons,
+            OutboxItem.reply_to,
+            OutboxItem.author,
+        )
+        .where(OutboxItem.id.in_(platform_ids), OutboxItem.status == "pending")
+        .order_by(OutboxItem.id)
+    ).all()
+    if not items:
+        return
+    asked = {(i.channel, i.reply_to) for i in items if i.reply_to is not None}
     answered: dict[tuple[str, str, int | None], tuple[int | None, str | None]] = {}
     if asked:
         rows = session.execute(
@@ -136,35 +183,36 @@ def mark_sent_many(session: Session, sent: list[tuple[int, list[str]]]) -> None:
         for channel, platform_id, citizen_id, ticket_id, draft_id in rows:
             answered.setdefault((channel, platform_id or "", citizen_id), (ticket_id, draft_id))
     now = utcnow()
-    for item_id, platform_ids in sent:
-        item = items.get(item_id)
-        if item is None or item.status != "pending":
-            continue
-        item.status, item.sent_at, item.locked_until = "sent", now, None
-        item.attempts += 1
-        item.platform_message_ids = platform_ids
-        item.last_error = None
+    session.execute(_SENT, [{"item_id": i.id, "now": now, "platform_ids": platform_ids[i.id]} for i in items])
+    for item in items:  # a caller's session that holds some of these items reads them again (not its stale copy)
+        held = session.identity_map.get(identity_key(OutboxItem, item.id))
+        if held is not None:
+            session.expire(held)
+    messages = []
+    for item in items:
+        ids = platform_ids[item.id]
         ticket_id, draft_id = item.ticket_id, None
         if item.reply_to is not None:  # a bot reply belongs to what the message it answers belongs to
             found = answered.get((item.channel, item.reply_to, item.citizen_id))
             if found is not None:
                 ticket_id, draft_id = ticket_id or found[0], found[1]
-        session.add(
-            Message(
-                channel=item.channel,
-                direction="out",
-                citizen_id=item.citizen_id,
-                ticket_id=ticket_id,
-                draft_id=draft_id,
+        messages.append(
+            {
+                "channel": item.channel,
+                "direction": "out",
+                "citizen_id": item.citizen_id,
+                "ticket_id": ticket_id,
+                "draft_id": draft_id,
                 # Telegram numbers messages per chat: the chat keeps ids of different chats apart (as inbound ids do)
-                platform_message_id=f"{item.chat_id}:{platform_ids[0]}" if platform_ids else None,
-                kind="text",
-                text=item.text,
-                data={"buttons": item.buttons, "outbox_id": item.id},
-                author=item.author or "bot",
-                created_at=now,
-            )
+                "platform_message_id": f"{item.chat_id}:{ids[0]}" if ids else None,
+                "kind": "text",
+                "text": item.text,
+                "data": {"buttons": item.buttons, "outbox_id": item.id},
+                "author": item.author or "bot",
+                "created_at": now,
+            }
         )
+    session.execute(insert(_MESSAGES), messages)
 
 
 def mark_failed(session: Session, item_id: int, error: SendError, policy: RetryPolicy) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Coroutine, Mapping
 from typing import Annotated, Any, ClassVar
 
 import typer
@@ -54,22 +54,21 @@ class TelegramChannel(Channel[TelegramConfig]):
 
         return parse_update(data)
 
-    async def after_accept(self, result: InboundResult, host: ChannelHost) -> None:
+    def after_accept(self, result: InboundResult, host: ChannelHost) -> Coroutine[Any, Any, None] | None:
         """A button press: answer its callback query, so the citizen's client stops showing it as pending."""
-        if not result.callback_query_id:
-            return
+        return self._answer_callback(result.callback_query_id, host) if result.callback_query_id else None
+
+    async def _answer_callback(self, query_id: str, host: ChannelHost) -> None:
         sender = await host.sender(self.name)
         answer = getattr(sender, "answer_callback", None)
         if answer is None:
             return
         try:
-            await answer(result.callback_query_id)
+            await answer(query_id)
         except SendError as exc:  # Telegram unreachable or the query too old: the button still works
-            log.warning(
-                "could not answer Telegram callback query %s: %s (%s)", result.callback_query_id, exc.reason, exc
-            )
+            log.warning("could not answer Telegram callback query %s: %s (%s)", query_id, exc.reason, exc)
         except Exception:
-            log.warning("could not answer Telegram callback query %s", result.callback_query_id, exc_info=True)
+            log.warning("could not answer Telegram callback query %s", query_id, exc_info=True)
 
     def sender(self, host: ChannelHost) -> ChannelSender:
         from bot.telegram.sender import TelegramSender, http_client

@@ -30,7 +30,7 @@ def test_migrations_build_the_models_schema(backend_urls: tuple[str, str]) -> No
     engine = make_engine(backend_urls[0])
     upgrade(engine)
     upgrade(engine)  # idempotent
-    assert current_revision(engine) == "0013"
+    assert current_revision(engine) == "0014"
     tables = set(inspect(engine).get_table_names())
     assert {"org_units", "citizens", "tickets", "ticket_events", "messages", "officials", "outbox"} <= tables
     with engine.connect() as conn:

@@ -86,7 +86,9 @@ def enqueue(container: Container, channel: str, chats: int, per_chat: int) -> in
 
 async def deliver(
     containers: list[Container], limits: dict[str, float], total: int, limit_s: float, batch: int = 50
-) -> float:
+) -> tuple[float, float]:
+    """Run the workers until nothing is pending; the time it took and this process's CPU seconds meanwhile (the
+    workers', and this check for pending items every 50 ms)."""
     stop = asyncio.Event()
     workers = []
     for c in containers:
@@ -99,7 +101,7 @@ async def deliver(
             zalo_per_chat=limits["per_chat"],
         )
         workers.append(OutboxWorker(c.scope, senders, limiter, RetryPolicy(8, 0.05, 0.5), batch=batch))
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     tasks = [asyncio.create_task(w.run_forever(stop, idle=0.05)) for w in workers]
     deadline = started + limit_s
     while time.perf_counter() < deadline:
@@ -111,9 +113,10 @@ async def deliver(
     elapsed = time.perf_counter() - started
     stop.set()
     await asyncio.gather(*tasks)
+    cpu = time.process_time() - cpu
     for c in containers:
         await c.aclose()
-    return elapsed
+    return elapsed, cpu
 
 
 def outbox_run(
@@ -154,7 +157,7 @@ def outbox_run(
         total = enqueue(containers[0], "telegram", tg_chats, per_chat) + enqueue(
             containers[0], "zalo", zalo_chats, per_chat
         )
-        elapsed = asyncio.run(deliver(containers, limits, total, limit_s=240, batch=batch))
+        elapsed, _ = asyncio.run(deliver(containers, limits, total, limit_s=240, batch=batch))
         with containers[0].scope() as s:
             statuses = dict(s.execute(select(OutboxItem.status, func.count()).group_by(OutboxItem.status)).all())
         for c in containers:
@@ -328,18 +331,21 @@ def worker_child(url: str, redis_url: str, api_url: str) -> None:
             if sys.stdin.readline().strip() != "go":
                 return
             stop = asyncio.Event()
+            cpu = time.process_time()
             task = asyncio.create_task(worker.run_forever(stop, idle=0.05))
             await asyncio.to_thread(sys.stdin.readline)  # "stop", or the parent gone
             stop.set()
             await task
+            print(f"cpu {time.process_time() - cpu}", flush=True)  # this process's CPU seconds while delivering
             await container.aclose()
             container.close()
 
     asyncio.run(run())
 
 
-def deliver_in_processes(url: str, redis_url: str, api_url: str, procs: int, check: Container) -> float:
-    """Start ``procs`` worker processes, time them from "go" until nothing is pending."""
+def deliver_in_processes(url: str, redis_url: str, api_url: str, procs: int, check: Container) -> tuple[float, float]:
+    """Start ``procs`` worker processes, time them from "go" until nothing is pending; returns the time and the CPU
+    seconds the workers used (all of them together)."""
     children = [
         subprocess.Popen(
             [sys.executable, "-m", "tests.bench.bench_outbox", "--worker-child", url, redis_url, api_url],
@@ -369,14 +375,17 @@ def deliver_in_processes(url: str, redis_url: str, api_url: str, procs: int, che
             assert child.stdin is not None
             child.stdin.write("stop\n")
             child.stdin.flush()
+        cpu = 0.0
         for child in children:
+            assert child.stdout is not None
+            cpu += float(child.stdout.readline().split()[1])
             child.wait(60)
     finally:
         for child in children:
             if child.poll() is None:
                 child.kill()
                 child.wait(10)
-    return elapsed
+    return elapsed, cpu
 
 
 def capacity_run(db: str, redis_url: str, label: str, scale: float, pg: str | None, procs: int = 0) -> dict[str, Any]:
@@ -384,7 +393,7 @@ def capacity_run(db: str, redis_url: str, label: str, scale: float, pg: str | No
     process (the in-process fakes above record every call for the limit checks, and would share this process's
     core with the workers being measured). Two workers in this process (``procs`` 0), or one worker in each of
     ``procs`` processes of their own. Delivery is checked in the database: every item sent, once."""
-    from tests.bench.bench_ingest import BARE_APP, free_port, wait_http
+    from tests.bench.bench_ingest import BARE_APP, cpu_seconds, free_port, wait_http
 
     with tempfile.TemporaryDirectory() as tmp:
         (Path(tmp) / "bare.py").write_text(BARE_APP)
@@ -404,10 +413,12 @@ def capacity_run(db: str, redis_url: str, label: str, scale: float, pg: str | No
             containers = [Container(settings, kv=shared_kv) for _ in range(1 if procs else 2)]
             upgrade(containers[0].engine)
             total = enqueue(containers[0], "telegram", int(1000 * scale), 4)
+            api_cpu = cpu_seconds(bare.pid)
             if procs:
-                elapsed = deliver_in_processes(url, redis_url, api_url, procs, containers[0])
+                elapsed, cpu = deliver_in_processes(url, redis_url, api_url, procs, containers[0])
             else:
-                elapsed = asyncio.run(deliver(containers, LIFTED, total, limit_s=240, batch=100))
+                elapsed, cpu = asyncio.run(deliver(containers, LIFTED, total, limit_s=240, batch=100))
+            api_cpu = cpu_seconds(bare.pid) - api_cpu
             with containers[0].scope() as s:
                 statuses = dict(s.execute(select(OutboxItem.status, func.count()).group_by(OutboxItem.status)).all())
                 retried = s.scalar(select(func.count()).select_from(OutboxItem).where(OutboxItem.attempts > 1))
@@ -425,6 +436,8 @@ def capacity_run(db: str, redis_url: str, label: str, scale: float, pg: str | No
         "statuses": statuses,
         "delivered": sent,
         "duplicates": retried or 0,  # an item sent more than once shows as a second attempt
+        "cpu": cpu,
+        "api_cpu": api_cpu,
     }
 
 
@@ -434,6 +447,9 @@ def report_capacity(r: dict[str, Any]) -> None:
     print(f"\nOutbox, {r['label']}: {r['total']} messages (load average {os.getloadavg()[0]:.1f})")
     print(delivered_once(r))
     print(row("raw capacity (messages/s, whole run)", f"{rate:.0f}", ">= 500 msg/s", "OK" if rate >= 500 else "SLOW"))
+    # the Bot API stand-in shares the machine's cores with the workers: its CPU is shown apart from theirs
+    print(row("worker processes' CPU per message", f"{r['cpu'] / r['total'] * 1000:.2f} ms"))
+    print(row("Bot API stand-in's CPU per message", f"{r['api_cpu'] / r['total'] * 1000:.2f} ms"))
 
 
 def drop_created(admin_url: str) -> None:

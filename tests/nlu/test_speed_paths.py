@@ -20,13 +20,22 @@ import pytest
 
 from nlu import entities
 from nlu.cli import DEFAULT_DATA
+from nlu.gazetteer import key, short_name
 from nlu.linear import _counted
-from nlu.location import LocationExtractor
-from nlu.normalize import ABBREVIATIONS, fix_tone_marks, normalize
+from nlu.location import (
+    STREET_WORDS,
+    LocationExtractor,
+    _accented_name,
+    _name_key,
+    _short_key,
+    _street_before,
+    accented,
+)
+from nlu.normalize import ABBREVIATIONS, fix_tone_marks, lowered_words, normalize
 from nlu.rasa_data import load_examples
-from nlu.segment import CrfSegmenter
+from nlu.segment import CrfSegmenter, _openings
 from nlu.urgency import _prepared
-from nlu.vocab import nfc, strip_diacritics
+from nlu.vocab import fold_chars, nfc, strip_diacritics
 from tests.nlu.realworld import TEAM_HELDOUT, load_items
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -136,4 +145,78 @@ def test_the_segmenters_word_lists_are_not_visited_by_the_garbage_collector() ->
     seg = CrfSegmenter.load(None)
     gc.collect()
     assert not gc.is_tracked(seg.dictionary) and not any(gc.is_tracked(t) for t in seg._texts.values())
+    assert not gc.is_tracked(seg._pair_facts)
     assert "hà nội" in seg.dictionary and seg.segment("Hà Nội mưa to") == "Hà_Nội mưa to"
+
+
+def _plain_window_scores(seg: CrfSegmenter, tokens: list[str]) -> list[tuple[float, ...]]:
+    """The scores of the spans that begin at each padded token, each span scored on its own and added place by place
+    of the window as the segmenter adds them (one- and two-token spans first, then the three-token span)."""
+    padded = ("\x00BOS", "\x00BOS", *tokens, "\x00EOS", "\x00EOS", "\x00EOS", "\x00EOS")
+    out = []
+    for a, b, c in zip(padded, padded[1:], padded[2:], strict=False):
+        one, two, three = seg._span_scores((a,)), seg._span_scores((a, b)), seg._span_scores((a, b, c))
+        opening = [x + y for x, y in zip(one, two, strict=False)] + list(one[8:])
+        out.append(tuple([x + y for x, y in zip(opening, three, strict=False)] + opening[6:]))
+    return out
+
+
+def test_spans_remembered_by_pairs_score_as_each_span_alone(texts: list[str]) -> None:
+    """A pair of tokens that begins no three-token text the model or the dictionary names is scored once for any
+    third token; the scores equal those of every span computed alone, on the messages, on texts made of dictionary
+    phrases and of the model's three-token texts, in any case, and on tokens the pair shortcut must not take."""
+    seg = CrfSegmenter.load(None)
+    phrases = [w for w in seg.dictionary if w.count(" ") >= 2][::40] + list(seg._texts[3])[::20]
+    rng = random.Random(7)
+    made = [" ".join(rng.choice(phrases) for _ in range(3)) for _ in range(400)]
+    made += [t.upper() for t in made[::3]] + [t.title() for t in made[1::3]]
+    made += ["ΟΔΟΣ ΑΣ σ Σ", "x \x00 y \x00BOS z", "12 3 45 x", "Th S nhà", "İstanbul İ i̇", "a", ""]
+    for text in [*texts[::3], *(normalize(t) for t in texts[1::3]), *made]:
+        tokens = seg.tokenize(text)
+        assert seg._window_scores(tokens) == _plain_window_scores(seg, tokens), text
+    assert any(seg._after.values()) and not all(seg._after.values())  # both kinds of pairs were met
+
+
+def test_openings_are_the_beginnings_up_to_a_second_space_or_later() -> None:
+    assert list(_openings(dict.fromkeys(["a b c d", "x y", "p  q", "one"]))) == ["a b ", "a b c ", "p  "]
+
+
+def test_lowered_words_are_those_normalize_expands() -> None:
+    assert lowered_words("Hoà  BÌNH,ko?") == ("hòa", "bình", ",", "ko", "?")
+    assert normalize("Hoà  BÌNH,ko?") == "hòa bình , không ?"
+
+
+def test_remembered_gazetteer_names_equal_their_plain_forms() -> None:
+    ex = LocationExtractor()
+    records = [r for found in list(ex.old_wards.values())[::5] for r in found]
+    assert records
+    for r in records:
+        assert _short_key(r.old_district) == key(short_name(r.old_district))
+        assert _name_key(r.old_ward) == key(r.old_ward)
+        assert _accented_name(r.old_ward, True) == accented(short_name(r.old_ward))
+    assert all(_accented_name(c.short_name, False) == accented(c.short_name) for c in ex.g.communes[::3])
+    assert _accented_name("Phường Phú Yên", True) == "phú yên" != _accented_name("Phù Yên", False)
+
+
+def test_location_tokens_and_street_words_equal_the_plain_scan(texts: list[str]) -> None:
+    def plain_tokens(folded: str) -> list[tuple[str, int, int]]:
+        out = []
+        for m in re.finditer(r"[a-z0-9]+", folded):
+            word = m.group(0)
+            split = re.fullmatch(r"(p|q|f|x|h)(\d{1,2})", word)
+            if split:
+                cut = m.start() + 1  # after the one letter
+                out += [(split.group(1), m.start(), cut), (str(int(split.group(2))), cut, m.end())]
+            else:
+                out.append((str(int(word)) if word.isdigit() else word, m.start(), m.end()))
+        return out
+
+    street_texts = ["đường Hậu Giang", "quốc lộ 1 Bình Định", "cầu Long Biên", "ve que Nghe An", "đại lộ"]
+    for text in [*texts, *street_texts]:
+        folded = fold_chars(text)
+        tokens = LocationExtractor._tokens(folded)
+        assert tokens == plain_tokens(folded), text
+        for i in range(len(tokens) + 1):
+            before = tuple(t[0] for t in tokens[:i])
+            expected = any(len(w) <= i and before[i - len(w) :] == w for w in STREET_WORDS)
+            assert _street_before(tokens, i) == expected, (text, i)

@@ -10,6 +10,7 @@ does itself what those layers did for it: the body limit, the security headers o
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import re
@@ -19,6 +20,7 @@ from typing import Any
 from starlette.datastructures import Headers
 from starlette.types import Receive, Scope, Send
 
+from backend.http_limits import CLOSE, TOO_LARGE, declared_length_refusal
 from backend.security_headers import headers_for
 from backend.services.channels import ChannelHub
 from bot.base import InboundResult
@@ -79,12 +81,9 @@ def _clean(value: Any) -> Any:
 async def _read(receive: Receive, headers: Headers) -> bytes:
     """The body: refused (413) at once when its declared length passes MAX_WEBHOOK_BODY, and while streaming as soon
     as the bytes received pass it, without reading the rest (the connection is then closed)."""
-    length = headers.get("content-length")
-    if length is not None:
-        if not (length.isascii() and length.isdigit()):
-            raise Refused(400, "invalid Content-Length / độ dài dữ liệu không hợp lệ", CLOSE)
-        if int(length) > MAX_WEBHOOK_BODY:
-            raise Refused(413, "payload too large", CLOSE)
+    refusal = declared_length_refusal(headers, MAX_WEBHOOK_BODY)
+    if refusal is not None:
+        raise Refused(*refusal, CLOSE)
     chunks: list[bytes] = []
     size = 0
     while True:
@@ -94,13 +93,10 @@ async def _read(receive: Receive, headers: Headers) -> bytes:
         chunk = message.get("body", b"")
         size += len(chunk)
         if size > MAX_WEBHOOK_BODY:
-            raise Refused(413, "payload too large", CLOSE)
+            raise Refused(413, TOO_LARGE, CLOSE)
         chunks.append(chunk)
         if not message.get("more_body", False):
             return chunks[0] if len(chunks) == 1 else b"".join(chunks)
-
-
-CLOSE = {"connection": "close"}
 
 
 def _check_shape(raw: bytes) -> None:
@@ -131,7 +127,7 @@ def _parsed(channel: Channel[Any], data: dict[str, Any]) -> InboundResult:
         return InboundResult(None, "ignored:malformed")
 
 
-async def receive_webhook(channels: ChannelHub, name: str, scope: Scope, receive: Receive) -> dict[str, Any]:
+async def receive_webhook(channels: ChannelHub, name: str, scope: Scope, receive: Receive) -> str:
     """A platform's webhook (``telegram``, ``zalo``, ``zalobot``: every channel of the registry in bot/registry.py):
     checked, stored once and acknowledged at once; the intake worker processes it afterwards."""
     channel = channels.get(name)
@@ -149,20 +145,35 @@ async def receive_webhook(channels: ChannelHub, name: str, scope: Scope, receive
         raise Refused(exc.status, exc.detail) from None
     result = _parsed(channel, _parse(raw))
     outcome = await channels.accept(channel.name, raw, result)
-    channels.spawn(channel.after_accept(result, channels))
-    return {"ok": True, "outcome": outcome}
+    follow_up = channel.after_accept(result, channels)
+    if follow_up is not None:
+        channels.spawn(follow_up)
+    return outcome
 
 
 _SECURITY = [(k.encode(), v.encode()) for k, v in headers_for(PREFIX).items()]
 _JSON = [(b"content-type", b"application/json")]
 
 
-async def _respond(send: Send, status: int, body: dict[str, Any], extra: dict[str, str] | None = None) -> None:
+Answer = tuple[list[tuple[bytes, bytes]], bytes]  # the response's headers and body
+
+
+def _answer(body: dict[str, Any], extra: dict[str, str] | None = None) -> Answer:
     content = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
     headers = [*_JSON, (b"content-length", str(len(content)).encode()), *_SECURITY]
-    headers += [(k.encode(), v.encode()) for k, v in (extra or {}).items()]
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": content})
+    headers += [(k.lower().encode(), v.encode()) for k, v in (extra or {}).items()]
+    return headers, content
+
+
+@functools.lru_cache(maxsize=64)  # bounded: a platform names the events it sends (ignored:<event>)
+def _acknowledgement(outcome: str) -> Answer:
+    """The answer to a stored event, built once per outcome (a handful: accepted, duplicate, ignored:...)."""
+    return _answer({"ok": True, "outcome": outcome})
+
+
+async def _respond(send: Send, status: int, answer: Answer) -> None:
+    await send({"type": "http.response.start", "status": status, "headers": answer[0]})
+    await send({"type": "http.response.body", "body": answer[1]})
 
 
 def document(schema: dict[str, Any], names: list[str]) -> dict[str, Any]:
@@ -212,12 +223,12 @@ class WebhookEndpoint:
                 raise Refused(404, "Not Found")
             if scope["method"] != "POST":
                 raise Refused(405, "Method Not Allowed", {"allow": "POST"})
-            answer = await receive_webhook(self._channels(), name, scope, receive)
+            outcome = await receive_webhook(self._channels(), name, scope, receive)
         except Refused as exc:
-            await _respond(send, exc.status, {"detail": exc.detail}, exc.headers)
+            await _respond(send, exc.status, _answer({"detail": exc.detail}, exc.headers))
             return
         except Exception:
             log.exception("webhook %s could not be stored", name[:40])  # not acknowledged: the platform retries
-            await _respond(send, 500, {"detail": "Internal Server Error"})
+            await _respond(send, 500, _answer({"detail": "Internal Server Error"}))
             return
-        await _respond(send, 200, answer)
+        await _respond(send, 200, _acknowledgement(outcome))

@@ -4,7 +4,7 @@ no other change anywhere."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Coroutine, Iterator, Mapping
 from typing import Any, ClassVar
 
 import pytest
@@ -71,9 +71,11 @@ class PigeonChannel(Channel[PigeonConfig]):
         sender = str(data["from"])
         return InboundResult(InboundMessage("pigeon", str(data["id"]), sender, sender, text=str(data["text"])))
 
-    async def after_accept(self, result: InboundResult, host: ChannelHost) -> None:
-        if result.message is not None:
-            self.accepted.append(result.message.platform_message_id)
+    def after_accept(self, result: InboundResult, host: ChannelHost) -> Coroutine[Any, Any, None] | None:
+        return self._note(result.message.platform_message_id) if result.message is not None else None
+
+    async def _note(self, platform_id: str) -> None:
+        self.accepted.append(platform_id)
 
     def sender(self, host: ChannelHost) -> ChannelSender:
         return PigeonSender()

@@ -10,12 +10,13 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-import httpx
+import aiohttp
 import pytest
 
 from bot.base import SendError
 from bot.messages import Button, OutboundMessage
 from bot.telegram import TelegramSender
+from bot.telegram.sender import BotApiHttp
 from tests.fakes.outage import SlowTelegram, late_telegram
 from tests.fakes.telegram_server import FakeTelegram, fake_telegram
 
@@ -146,7 +147,7 @@ async def test_an_answer_too_late_is_a_retryable_network_error() -> None:
     with late_telegram() as late:
         late.fake.answer_delay = 2.0
         await asyncio.to_thread(late.up)
-        sender = TelegramSender(late.fake.token, base_url=late.base_url, http=httpx.AsyncClient(timeout=0.3))
+        sender = TelegramSender(late.fake.token, base_url=late.base_url, http=BotApiHttp(read_timeout=0.3))
         await sender.initialize()
         error = await direct_error(sender)
         await sender.aclose()
@@ -196,29 +197,113 @@ async def test_calls_in_flight_are_bounded_by_the_connections() -> None:
     assert most == 3 and len({r.platform_message_ids[0] for r in receipts}) == 9
 
 
+class Recording(BotApiHttp):
+    """The sender's HTTP client, noting the Bot API method of every call it carries."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: list[str] = []
+
+    async def post(self, url: str, body: bytes) -> tuple[int, bytes]:
+        self.seen.append(url.rsplit("/", 1)[1])
+        return await super().post(url, body)
+
+
 async def test_the_injected_client_carries_the_calls_and_is_closed_with_the_sender(fake: FakeTelegram) -> None:
-    seen: list[str] = []
-
-    async def log(request: httpx.Request) -> None:
-        seen.append(request.url.path.rsplit("/", 1)[1])
-
-    http = httpx.AsyncClient(event_hooks={"request": [log]})
+    http = Recording()
     sender = TelegramSender(fake.token, base_url=fake.base_url, http=http)
     await sender.send(MSG)
     await sender.answer_callback("cbq-9")
     await sender.aclose()
-    assert seen == ["getMe", "sendMessage", "answerCallbackQuery"] and http.is_closed
+    assert http.seen == ["getMe", "sendMessage", "answerCallbackQuery"] and http.closed
+    assert [c.method for c in fake.calls] == http.seen
 
 
-@pytest.mark.parametrize("error", [httpx.ConnectError, httpx.ReadError, httpx.RemoteProtocolError, httpx.ReadTimeout])
+def test_the_client_is_made_outside_an_event_loop_and_opened_in_the_one_that_uses_it(fake: FakeTelegram) -> None:
+    http = BotApiHttp()  # as the channel registry makes it, before any loop runs (aiohttp binds a session to one)
+    sender = TelegramSender(fake.token, base_url=fake.base_url, http=http)
+
+    async def send_and_close() -> list[str]:
+        receipt = await sender.send(MSG)
+        await sender.aclose()
+        return receipt.platform_message_ids
+
+    assert asyncio.run(send_and_close()) == ["1"] and http.closed
+    assert fake.sent() == [{"chat_id": "42", "text": "xin chào"}]
+
+
+class Refusing(BotApiHttp):
+    """A client whose every call fails on the way with ``error``, its message quoting the URL (token included)."""
+
+    def __init__(self, error: type[Exception]) -> None:
+        super().__init__()
+        self.error = error
+
+    async def post(self, url: str, body: bytes) -> tuple[int, bytes]:
+        raise self.error(f"could not talk to {url}")
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        aiohttp.ClientConnectionError,
+        aiohttp.ServerDisconnectedError,
+        aiohttp.ClientPayloadError,
+        aiohttp.ServerTimeoutError,
+        ConnectionResetError,
+        TimeoutError,
+    ],
+)
 async def test_a_transport_error_is_a_retryable_network_error_that_never_quotes_the_token(
-    error: type[httpx.TransportError],
+    error: type[Exception],
 ) -> None:
-    def refuse(request: httpx.Request) -> httpx.Response:
-        raise error(f"could not talk to {request.url}", request=request)
-
-    sender = TelegramSender("777:SECRET-token", http=httpx.AsyncClient(transport=httpx.MockTransport(refuse)))
+    sender = TelegramSender("777:SECRET-token", http=Refusing(error))
     failure = await direct_error(sender)
     await sender.aclose()
     assert (failure.reason, failure.retryable) == ("network", True)
     assert "SECRET-token" not in str(failure) and "<token>" in str(failure)
+
+
+async def test_a_connection_closed_without_an_answer_is_a_retryable_network_error() -> None:
+    async def hang_up(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.close()
+
+    server = await asyncio.start_server(hang_up, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    sender = TelegramSender("777:SECRET-token", base_url=f"http://127.0.0.1:{port}/bot")
+    failure = await direct_error(sender)
+    await sender.aclose()
+    server.close()
+    await server.wait_closed()
+    assert (failure.reason, failure.retryable) == ("network", True) and "SECRET-token" not in str(failure)
+
+
+@pytest.fixture
+def no_proxy_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    for scheme in ("http", "https", "all", "no"):
+        monkeypatch.delenv(f"{scheme}_proxy", raising=False)
+        monkeypatch.delenv(f"{scheme.upper()}_PROXY", raising=False)
+    return monkeypatch
+
+
+async def test_the_proxy_the_environment_names_carries_the_calls(
+    fake: FakeTelegram, no_proxy_env: pytest.MonkeyPatch
+) -> None:
+    no_proxy_env.setenv("http_proxy", fake.url)  # the fake answers the proxied calls as the Bot API would
+    sender = TelegramSender(fake.token, base_url="http://api.telegram.invalid/bot")
+    receipt = await sender.send(MSG)
+    await sender.aclose()
+    assert receipt.platform_message_ids == ["1"] and fake.sent() == [{"chat_id": "42", "text": "xin chào"}]
+
+
+async def test_a_host_the_environment_exempts_from_the_proxy_is_called_directly(
+    fake: FakeTelegram, no_proxy_env: pytest.MonkeyPatch
+) -> None:
+    with late_telegram() as nowhere:  # never started: a call through this proxy would be refused
+        no_proxy_env.setenv("http_proxy", nowhere.fake.url)
+        no_proxy_env.setenv("no_proxy", "127.0.0.1")
+        sender = TelegramSender(fake.token, base_url=fake.base_url)
+        receipt = await sender.send(MSG)
+        await sender.aclose()
+    assert receipt.platform_message_ids == ["1"]
