@@ -5,10 +5,11 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Hashable
 from contextlib import AbstractContextManager
-from typing import Any, cast
+from typing import Any, Literal, cast
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement, UnaryExpression
 
 from backend.db.models import Citizen, OrgUnit, Ticket, TicketEvent, utcnow
 from backend.domain import statuses as st
@@ -79,6 +80,33 @@ def change_status(
     return event
 
 
+Question = Literal["handoff", "awaiting"]
+QUESTIONS: tuple[Question, ...] = ("handoff", "awaiting")
+
+
+def _latest_codes(session: Session, kind: Question, citizen_ids: list[int]) -> dict[int, str]:
+    """For each of these citizens who has one, the code of their latest ticket in an official's hand-off
+    (``handoff``: the conversation goes to the official until ``handoff_until``) or asked for more information
+    (``awaiting``): what every turn asks first."""
+    where: list[ColumnElement[bool]]
+    newest: list[UnaryExpression[Any]]
+    if kind == "handoff":
+        now = utcnow()
+        where = [Ticket.handoff_until.is_not(None), Ticket.handoff_until > now, Ticket.status.in_(st.OPEN_STATUSES)]
+        newest = [Ticket.handoff_until.desc()]
+    else:
+        where, newest = [Ticket.status == st.CAN_BO_SUNG], [Ticket.updated_at.desc(), Ticket.id.desc()]
+    rows = session.execute(
+        select(Ticket.citizen_id, Ticket.code)
+        .where(Ticket.citizen_id.in_(citizen_ids), *where)
+        .order_by(Ticket.citizen_id, *newest)
+    )
+    latest: dict[int, str] = {}
+    for citizen_id, code in rows:
+        latest.setdefault(citizen_id, code)  # rows come newest first per citizen
+    return latest
+
+
 class DbTicketService(TicketService):
     def __init__(self, scope: SessionScope, ops: TicketOps, throttle: Throttle | None = None) -> None:
         self._scope = scope
@@ -94,30 +122,10 @@ class DbTicketService(TicketService):
             self._memo.clear()
             return
         ids = sorted(set(citizen_ids))
-        now = utcnow()
         with self._scope() as session:
-            handoff = session.execute(
-                select(Ticket.citizen_id, Ticket.code)
-                .where(
-                    Ticket.citizen_id.in_(ids),
-                    Ticket.handoff_until.is_not(None),
-                    Ticket.handoff_until > now,
-                    Ticket.status.in_(st.OPEN_STATUSES),
-                )
-                .order_by(Ticket.citizen_id, Ticket.handoff_until.desc())
-            ).all()
-            asked = session.execute(
-                select(Ticket.citizen_id, Ticket.code)
-                .where(Ticket.citizen_id.in_(ids), Ticket.status == st.CAN_BO_SUNG)
-                .order_by(Ticket.citizen_id, Ticket.updated_at.desc(), Ticket.id.desc())
-            ).all()
+            latest = {kind: _latest_codes(session, kind, ids) for kind in QUESTIONS}
             consent = dict(session.execute(select(Citizen.id, Citizen.consent).where(Citizen.id.in_(ids))).all())
-        values: dict[Hashable, Any] = {}
-        for kind, rows in (("handoff", handoff), ("awaiting", asked)):
-            first: dict[int, str] = {}
-            for citizen_id, code in rows:
-                first.setdefault(citizen_id, code)  # rows come newest first per citizen
-            values.update({(kind, i): first.get(i) for i in ids})
+        values: dict[Hashable, Any] = {(kind, i): codes.get(i) for kind, codes in latest.items() for i in ids}
         values.update({("consent", i): consent[i] for i in ids if i in consent})  # unknown: the port raises
         self._memo.fill(values)
 
@@ -301,35 +309,17 @@ class DbTicketService(TicketService):
             return result
 
     def handoff_ticket(self, citizen: CitizenRef) -> str | None:
-        found, code = self._memo.take(("handoff", citizen.id))
-        if found:
-            return cast(str | None, code)
-        now = utcnow()
-        with self._scope() as session:
-            ticket = session.scalars(
-                select(Ticket)
-                .where(
-                    Ticket.citizen_id == citizen.id,
-                    Ticket.handoff_until.is_not(None),
-                    Ticket.handoff_until > now,
-                    Ticket.status.in_(st.OPEN_STATUSES),
-                )
-                .order_by(Ticket.handoff_until.desc())
-            ).first()
-            return ticket.code if ticket else None
+        return self._latest(citizen, "handoff")
 
     def awaiting_info(self, citizen: CitizenRef) -> str | None:
-        found, code = self._memo.take(("awaiting", citizen.id))
+        return self._latest(citizen, "awaiting")
+
+    def _latest(self, citizen: CitizenRef, kind: Question) -> str | None:
+        found, code = self._memo.take((kind, citizen.id))
         if found:
             return cast(str | None, code)
         with self._scope() as session:
-            ticket = session.scalars(
-                select(Ticket)
-                .where(Ticket.citizen_id == citizen.id, Ticket.status == st.CAN_BO_SUNG)
-                .order_by(Ticket.updated_at.desc(), Ticket.id.desc())
-                .limit(1)
-            ).first()
-            return ticket.code if ticket else None
+            return _latest_codes(session, kind, [citizen.id]).get(citizen.id)
 
     def unit_candidates(self, commune_codes: list[str]) -> list[tuple[str, str]]:
         with self._scope() as session:

@@ -430,7 +430,10 @@ def report(title: str, r: dict[str, Any], ceiling: float, c1: dict[str, float], 
             "OK" if r["p99"] <= 200 else "SLOW",
         )
     )
-    print(row("ratio to the bare FastAPI ceiling", f"{ratio:.0%}", ">= 50%", "OK" if ratio >= 0.5 else "SLOW"))
+    if "2 API" in title:  # the target is for one API process; two are reported (their speed-up below)
+        print(row("ratio to the bare FastAPI ceiling", f"{ratio:.0%}", "(reported: the 50 % target is for 1 + 1)"))
+    else:
+        print(row("ratio to the bare FastAPI ceiling", f"{ratio:.0%}", ">= 50%", "OK" if ratio >= 0.5 else "SLOW"))
     lost = max(0, r["acked"] - r["stored"])
     print(
         row(
