@@ -7,9 +7,12 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import uvicorn
+
+from backend.config import Settings
 
 
 def free_port() -> int:
@@ -52,3 +55,16 @@ def log_in(page: Any, url: str, username: str, password: str = "mat-khau-123") -
     page.fill("input[name=password]", password)
     page.click("button[type=submit]")
     page.wait_for_url(f"{url}/console")
+
+
+def embedded_settings(tmp_path: Path, **overrides: Any) -> Settings:
+    """A test server's settings on the embedded default: its own SQLite database and model folder under ``tmp_path``,
+    no ``.env`` read, no background workers unless ``run_workers=True`` is given."""
+    values: dict[str, Any] = {
+        "environment": "test",
+        "database_url": f"sqlite:///{tmp_path / 'gopy.db'}",
+        "model_dir": tmp_path / "models",
+        "run_workers": False,
+        **overrides,
+    }
+    return Settings(_env_file=None, **values)

@@ -8,21 +8,17 @@ from pathlib import Path
 from typing import Any
 
 from backend.app import create_app
-from backend.config import Settings
 from backend.container import Container
-from tests.liveserver import live_server
+from tests.liveserver import embedded_settings, live_server
 
 SHOTS = Path("/tmp/shots/docs")
 
 
 def test_the_api_documentation_renders(browser: Any, tmp_path: Path, trained_model_dir: Path) -> None:
     SHOTS.mkdir(parents=True, exist_ok=True)
-    settings = Settings(
-        _env_file=None,
-        environment="test",
-        database_url=f"sqlite:///{tmp_path / 'd.db'}",  # type: ignore[call-arg]
+    settings = embedded_settings(
+        tmp_path,
         model_dir=trained_model_dir,
-        run_workers=False,
         telegram_token="123:abc",
         telegram_secret="docs-secret",
     )

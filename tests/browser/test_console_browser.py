@@ -8,13 +8,12 @@ from typing import Any
 from sqlalchemy import select
 
 from backend.app import create_app
-from backend.config import Settings
 from backend.container import Container
 from backend.db.migrate import upgrade
 from backend.db.models import Citizen, Official, OrgUnit, OutboxItem, Ticket
 from backend.services.security import hash_password
 from handlers.ports import TicketDraft
-from tests.liveserver import live_server, log_in
+from tests.liveserver import embedded_settings, live_server, log_in
 
 
 class Texts:
@@ -29,13 +28,7 @@ class Texts:
 
 
 def test_official_works_a_ticket_in_the_browser(browser: Any, tmp_path: Path) -> None:
-    settings = Settings(
-        _env_file=None,
-        environment="test",
-        database_url=f"sqlite:///{tmp_path / 'b.db'}",  # type: ignore[call-arg]
-        run_workers=False,
-        model_dir=tmp_path / "models",
-    )
+    settings = embedded_settings(tmp_path)
     container = Container(settings)
     upgrade(container.engine)
     with container.scope() as s:

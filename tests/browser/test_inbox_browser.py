@@ -17,7 +17,7 @@ from backend.db.migrate import upgrade
 from backend.db.models import Citizen, Official, OrgUnit, Ticket, utcnow
 from backend.services.security import hash_password
 from handlers.ports import TicketDraft
-from tests.liveserver import live_server, log_in
+from tests.liveserver import embedded_settings, live_server, log_in
 
 SHOTS = Path(os.environ.get("GOPY_SHOTS_DIR", "/tmp/shots/inbox"))
 
@@ -34,13 +34,7 @@ class Texts:
 
 
 def _world(tmp_path: Path) -> tuple[Settings, Container, dict[str, str]]:
-    settings = Settings(
-        _env_file=None,
-        environment="test",
-        database_url=f"sqlite:///{tmp_path / 'b.db'}",
-        run_workers=False,
-        model_dir=tmp_path / "models",
-    )
+    settings = embedded_settings(tmp_path)
     container = Container(settings)
     upgrade(container.engine)
     container.texts = Texts()  # type: ignore[assignment]

@@ -10,13 +10,12 @@ from typing import Any
 from sqlalchemy import select
 
 from backend.app import create_app
-from backend.config import Settings
 from backend.container import Container
 from backend.db.migrate import upgrade
 from backend.db.models import Citizen, Official, OrgUnit
 from backend.services.security import hash_password
 from handlers.ports import TicketDraft
-from tests.liveserver import live_server, log_in
+from tests.liveserver import embedded_settings, live_server, log_in
 
 SHOTS = Path("/tmp/shots/live")
 
@@ -50,13 +49,7 @@ def _no_sideways_scroll(page: Any) -> None:
 
 def test_the_list_updates_live_and_a_draft_is_kept(browser: Any, tmp_path: Path) -> None:
     SHOTS.mkdir(parents=True, exist_ok=True)
-    settings = Settings(
-        _env_file=None,
-        environment="test",
-        database_url=f"sqlite:///{tmp_path / 'live.db'}",  # type: ignore[call-arg]
-        run_workers=False,
-        model_dir=tmp_path / "models",
-    )
+    settings = embedded_settings(tmp_path)
     container = Container(settings)
     upgrade(container.engine)
     with container.scope() as s:

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import select
 
 from backend.app import create_app
-from backend.config import Settings, bundled_data_dir
+from backend.config import bundled_data_dir
 from backend.container import Container
 from backend.db.migrate import upgrade
 from backend.db.models import Citizen, NluCorrection, Official, OrgUnit
@@ -19,19 +19,15 @@ from backend.services.security import hash_password
 from backend.workers.nlu_train import NluTrainWorker
 from handlers.ports import TicketDraft
 from nlu.store import ModelStore
-from tests.liveserver import live_server, log_in
+from tests.liveserver import embedded_settings, live_server, log_in
 from tests.nlu_small import small_data_dir
 
 SHOTS = Path("/tmp/shots/workbench")
 
 
 def _setup(tmp_path: Path) -> Container:
-    settings = Settings(
-        _env_file=None,
-        environment="test",
-        database_url=f"sqlite:///{tmp_path / 'b.db'}",
-        run_workers=False,
-        model_dir=tmp_path / "models",
+    settings = embedded_settings(
+        tmp_path,
         data_dir=small_data_dir(bundled_data_dir(), tmp_path / "data"),
     )
     container = Container(settings)

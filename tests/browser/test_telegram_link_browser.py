@@ -10,14 +10,13 @@ import httpx
 from sqlalchemy import select
 
 from backend.app import create_app
-from backend.config import Settings
 from backend.container import Container
 from backend.db.migrate import upgrade
 from backend.db.models import Official
 from backend.db.official_links_models import OfficialChannelLink
 from backend.services.security import hash_password
 from tests.fakes.telegram_server import fake_telegram
-from tests.liveserver import live_server, log_in, wait_for
+from tests.liveserver import embedded_settings, live_server, log_in, wait_for
 
 SECRET = "webhook-Secret_123"
 SHOTS = Path("/tmp/shots/tgofficials")
@@ -25,11 +24,9 @@ SHOTS = Path("/tmp/shots/tgofficials")
 
 def test_the_console_links_a_telegram_account(browser: Any, tmp_path: Path) -> None:
     with fake_telegram() as fake:
-        settings = Settings(
-            _env_file=None,
-            environment="test",
-            database_url=f"sqlite:///{tmp_path / 'tg.db'}",  # type: ignore[call-arg]
-            model_dir=tmp_path / "models",
+        settings = embedded_settings(
+            tmp_path,
+            run_workers=True,
             bootstrap_model=False,
             telegram_token=fake.token,
             telegram_secret=SECRET,

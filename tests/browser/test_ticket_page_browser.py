@@ -16,7 +16,7 @@ from backend.db.migrate import upgrade
 from backend.db.models import Citizen, Message, Official, OrgUnit, OutboxItem, Ticket
 from backend.services.security import hash_password
 from handlers.ports import TicketDraft
-from tests.liveserver import live_server, log_in
+from tests.liveserver import embedded_settings, live_server, log_in
 
 SHOTS = Path(os.environ.get("GOPY_SHOTS_DIR", "/tmp/shots/ticket"))
 UNITS = [
@@ -28,13 +28,7 @@ UNITS = [
 
 
 def _world(tmp_path: Path) -> tuple[Settings, Container, list[str]]:
-    settings = Settings(
-        _env_file=None,
-        environment="test",
-        database_url=f"sqlite:///{tmp_path / 'b.db'}",
-        run_workers=False,
-        model_dir=tmp_path / "models",
-    )
+    settings = embedded_settings(tmp_path)
     container = Container(settings)
     upgrade(container.engine)
     codes = []

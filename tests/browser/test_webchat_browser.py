@@ -8,9 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from backend.app import create_app
-from backend.config import Settings
 from backend.container import Container
-from tests.liveserver import live_server
+from tests.liveserver import embedded_settings, live_server
 
 SHOTS = Path("/tmp/shots/conversation")
 CODE = re.compile(r"PA-[0-9A-Z]{4}-[0-9A-Z]{4}")
@@ -26,12 +25,9 @@ def _wait_text(page: Any, fragment: str) -> None:
 
 def test_web_chat_in_a_browser(browser: Any, tmp_path: Path, trained_model_dir: Path) -> None:
     SHOTS.mkdir(parents=True, exist_ok=True)
-    settings = Settings(
-        _env_file=None,
-        environment="test",
-        database_url=f"sqlite:///{tmp_path / 'w.db'}",  # type: ignore[call-arg]
+    settings = embedded_settings(
+        tmp_path,
         model_dir=trained_model_dir,
-        run_workers=False,
     )
     container = Container(settings)
     with live_server(create_app(settings, container)) as url:
